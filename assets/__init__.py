@@ -1,0 +1,1 @@
+"""MJCF models and meshes of the MuJoCo families, installed as ``tasksuite.assets``."""

@@ -1,0 +1,1 @@
+"""Reference agents (MAML, RL², PEARL, multi-task), installed as ``tasksuite.baselines``."""

@@ -1,0 +1,192 @@
+"""The Gymnasium environment base shared by every family.
+
+:class:`TaskEnv` owns what is the same in every family: task handling
+(``task=`` at construction, ``reset(options={"task": ...})``, the learn2learn
+calls ``sample_tasks`` / ``set_task`` / ``get_task``), seeding, action
+validation, the optional task encoding in the observation, and the horizon.
+A family's subclass implements the simulation through three hooks:
+:meth:`_configure`, :meth:`_reset_state` and :meth:`_advance`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from tasksuite.core.errors import InvalidActionError, InvalidTaskError, TasksuiteError
+from tasksuite.core.family import TaskFamily
+from tasksuite.core.task import Task
+
+TaskLike = Task | Mapping[str, Any]
+
+
+class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A Gymnasium environment simulating one task of a family at a time.
+
+    Args:
+        family: the registered family name (Gymnasium passes it from the
+            registration) or a :class:`TaskFamily`.
+        task: a :class:`Task`, a ``task.to_dict()`` dict or a plain parameter
+            dict. With ``None``, every ``reset`` draws a new task from the
+            training distribution with the env's seeded ``np_random``.
+        render_mode: ``None``, ``"rgb_array"`` or ``"human"``.
+        task_observable: append the task encoding
+            (:meth:`ParameterSpace.encode`, values in ``[-1, 1]``) to every
+            observation: the variant for multi-task agents. The default hides
+            the task, so that it must be inferred (meta-RL).
+
+    Episodes are truncated after ``family.horizon`` steps. Actions outside the
+    action space or not finite raise :class:`InvalidActionError`; nothing is
+    clipped silently (wrap with ``gymnasium.wrappers.ClipAction`` to clip).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 30}
+    family_class: ClassVar[type[TaskFamily]]
+
+    #: Set by subclasses in ``__init__`` before calling :meth:`_finish_init`.
+    base_observation_space: gym.spaces.Box
+
+    def __init__(
+        self,
+        family: str | TaskFamily,
+        task: TaskLike | None = None,
+        render_mode: str | None = None,
+        task_observable: bool = False,
+    ) -> None:
+        from tasksuite.registry import get_family
+
+        self.family = get_family(family) if isinstance(family, str) else family
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise InvalidTaskError(
+                f"render_mode={render_mode!r} is not supported; expected None or one of {self.metadata['render_modes']}"
+            )
+        self.render_mode = render_mode
+        self.task_observable = bool(task_observable)
+        self._task: Task | None = None
+        self._task_encoding: np.ndarray | None = None
+        self._task_fixed = task is not None
+        self._elapsed = 0
+        self._initial_task = task
+
+    def _finish_init(self) -> None:
+        """Build the observation space and apply a task given at construction. Subclasses call it last."""
+        base = self.base_observation_space
+        if self.task_observable:
+            size = self.family.space.encoding_size
+            self.observation_space = gym.spaces.Box(
+                low=np.concatenate([base.low, -np.ones(size, dtype=np.float32)]),
+                high=np.concatenate([base.high, np.ones(size, dtype=np.float32)]),
+                dtype=np.float32,
+            )
+        else:
+            self.observation_space = base
+        assert isinstance(self.action_space, gym.spaces.Box)
+        self._action_low = self.action_space.low
+        self._action_high = self.action_space.high
+        if self._initial_task is not None:
+            self._switch_task(self.family.coerce_task(self._initial_task))
+        del self._initial_task
+
+    # ------------------------------------------------------------------ hooks for families
+
+    @abstractmethod
+    def _configure(self, task: Task) -> None:
+        """Make the simulation simulate ``task`` (cheap: mutate parameters, never rebuild)."""
+
+    @abstractmethod
+    def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode of the current task, drawing randomness from ``self.np_random``."""
+
+    @abstractmethod
+    def _advance(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply a validated action: ``(obs, reward, terminated, truncated, info)`` without the horizon."""
+
+    # ------------------------------------------------------------------ Gymnasium API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode.
+
+        ``seed`` seeds ``np_random``, which draws both the task (when none is
+        fixed) and the initial state. ``options={"task": task}`` fixes a new task.
+        """
+        super().reset(seed=seed)
+        options = dict(options or {})
+        if "task" in options:
+            self.set_task(options.pop("task"))
+        if options:
+            raise InvalidTaskError(f"unknown reset option(s) {sorted(options)}; the only option is 'task'")
+        if not self._task_fixed:
+            self._switch_task(self.family.task(**self.family.sample_training_params(self.np_random)))
+        elif self._task is None:
+            raise TasksuiteError("internal error: a fixed task was never applied")
+        self._elapsed = 0
+        obs, info = self._reset_state()
+        info["task_id"] = self.task.id
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(obs), info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self._advance(self._check_action(action))
+        self._elapsed += 1
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(obs), reward, terminated, truncated or self._elapsed >= self.family.horizon, info
+
+    def _observe(self, obs: np.ndarray) -> np.ndarray:
+        if self._task_encoding is None:
+            return obs
+        return np.concatenate((obs, self._task_encoding))
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        array = np.asarray(action)
+        if array.shape != self._action_low.shape:
+            raise InvalidActionError(f"action must have shape {self._action_low.shape}, got {array.shape} ({action!r})")
+        try:
+            inside = bool(((array >= self._action_low) & (array <= self._action_high)).all())
+        except TypeError:
+            inside = False
+        if not inside:
+            raise InvalidActionError(
+                f"action {array.tolist()!r} is outside the action space "
+                f"[{self._action_low.tolist()}, {self._action_high.tolist()}] or not finite; "
+                "wrap the env with gymnasium.wrappers.ClipAction to clip actions"
+            )
+        return array
+
+    # ------------------------------------------------------------------ task API (learn2learn-style)
+
+    @property
+    def task(self) -> Task:
+        """The task being simulated."""
+        if self._task is None:
+            raise TasksuiteError("no task yet: call reset() first, or build the env with task=...")
+        return self._task
+
+    def get_task(self) -> Task:
+        """The task being simulated (learn2learn's ``get_task``)."""
+        return self.task
+
+    def set_task(self, task: TaskLike) -> None:
+        """Fix the task from now on; call ``reset`` to start an episode of it."""
+        self._switch_task(self.family.coerce_task(task))
+        self._task_fixed = True
+
+    def sample_tasks(self, n: int) -> list[Task]:
+        """``n`` tasks from the training distribution, drawn with the env's ``np_random``."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise InvalidTaskError(f"n must be a non-negative integer, got {n!r}")
+        return self.family.sample_tasks(self.np_random, int(n))
+
+    def _switch_task(self, task: Task) -> None:
+        if task != self._task:
+            self._configure(task)
+            self._task = task
+            if self.task_observable:
+                self._task_encoding = self.family.space.encode(task.params)

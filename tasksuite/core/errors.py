@@ -1,0 +1,31 @@
+"""Exceptions raised by tasksuite.
+
+Every error names what was wrong and what is allowed, so that a user can fix
+the call without reading the source.
+"""
+
+from __future__ import annotations
+
+
+class TasksuiteError(Exception):
+    """Base class of every error raised by tasksuite."""
+
+
+class InvalidTaskError(TasksuiteError, ValueError):
+    """A task, a task parameter or a task dictionary is not valid for its family."""
+
+
+class UnknownNameError(TasksuiteError, LookupError):
+    """A family, benchmark, parameter or OOD level name is not registered."""
+
+    def __str__(self) -> str:
+        # LookupError would quote the message like a dict key; show it plainly.
+        return str(self.args[0]) if self.args else ""
+
+
+class ManifestError(TasksuiteError, ValueError):
+    """A split manifest is malformed, tampered with, or from another family version."""
+
+
+class InvalidActionError(TasksuiteError, ValueError):
+    """An action passed to ``step`` is outside the action space or not finite."""

@@ -1,0 +1,138 @@
+"""The task: a plain, immutable, JSON-able value.
+
+A task is a family name plus the values of that family's parameters. It is
+never code and never pickled bytes: ``task.to_dict()`` is plain JSON and
+``Task.from_dict`` re-validates it against the registered family.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from tasksuite.core.errors import InvalidTaskError
+from tasksuite.core.params import ParamValue
+
+
+def canonical_json(value: Any) -> str:
+    """Key-sorted, whitespace-free JSON: the form hashed for ids and manifests."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+class Task:
+    """One task of a family: immutable and hashable.
+
+    Build tasks with :meth:`TaskFamily.task` or :meth:`Task.from_dict`, which
+    validate the parameters; the constructor trusts its arguments.
+
+    Attributes:
+        family: registered family name, e.g. ``"navigation"``.
+        params: read-only mapping of parameter name to value.
+        ood_level: name of the OOD level the task falls in, ``None`` inside the
+            training support.
+        distance: distance from the training support in the family's units,
+            ``0.0`` inside it.
+    """
+
+    __slots__ = ("_id", "_params", "distance", "family", "ood_level")
+
+    family: str
+    ood_level: str | None
+    distance: float
+
+    def __init__(
+        self,
+        family: str,
+        params: Mapping[str, ParamValue],
+        ood_level: str | None = None,
+        distance: float = 0.0,
+    ) -> None:
+        frozen = MappingProxyType(dict(params))
+        identity = canonical_json({"family": family, "params": dict(frozen)})
+        object.__setattr__(self, "family", family)
+        object.__setattr__(self, "_params", frozen)
+        object.__setattr__(self, "ood_level", ood_level)
+        object.__setattr__(self, "distance", float(distance))
+        object.__setattr__(self, "_id", f"{family}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Task is immutable; build a new one with family.task(...)")
+
+    def __reduce__(self) -> tuple:
+        return (Task, (self.family, dict(self._params), self.ood_level, self.distance))
+
+    @property
+    def params(self) -> Mapping[str, ParamValue]:
+        return self._params
+
+    @property
+    def id(self) -> str:
+        """Stable identifier: a hash of the family and the parameter values."""
+        return self._id
+
+    @property
+    def in_distribution(self) -> bool:
+        return self.ood_level is None
+
+    def __getitem__(self, name: str) -> ParamValue:
+        return self._params[name]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Task) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in self._params.items())
+        where = f", ood_level={self.ood_level!r}, distance={self.distance:.3g}" if self.ood_level else ""
+        return f"Task({self.family!r}, {values}{where})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict; ``Task.from_dict(task.to_dict()) == task``."""
+        return {
+            "family": self.family,
+            "params": dict(self._params),
+            "ood_level": self.ood_level,
+            "distance": self.distance,
+            "id": self._id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        """Rebuild and re-validate a task from :meth:`to_dict` output.
+
+        The family's parameter space checks every value; the OOD level, the
+        distance and the id, when present, must match what the family computes,
+        so a hand-edited or stale task dict fails loudly instead of silently
+        meaning something else.
+        """
+        from tasksuite.registry import get_family
+
+        if not isinstance(data, Mapping):
+            raise InvalidTaskError(f"a task dict must be a mapping, got {type(data).__name__}")
+        missing = {"family", "params"} - set(data)
+        if missing:
+            raise InvalidTaskError(f"task dict is missing key(s) {sorted(missing)}; it has {sorted(data)}")
+        extra = set(data) - {"family", "params", "ood_level", "distance", "id"}
+        if extra:
+            raise InvalidTaskError(f"task dict has unknown key(s) {sorted(extra)}")
+        if not isinstance(data["params"], Mapping):
+            raise InvalidTaskError(f"task dict 'params' must be a mapping, got {type(data['params']).__name__}")
+        task = get_family(data["family"]).task(**data["params"])
+        if "ood_level" in data and data["ood_level"] != task.ood_level:
+            raise InvalidTaskError(
+                f"task dict says ood_level={data['ood_level']!r} but family {task.family!r} "
+                f"places these parameters in {task.ood_level!r}"
+            )
+        if "distance" in data and not math.isclose(float(data["distance"]), task.distance, rel_tol=1e-9, abs_tol=1e-12):
+            raise InvalidTaskError(
+                f"task dict says distance={data['distance']!r} but family {task.family!r} computes {task.distance!r}"
+            )
+        if "id" in data and data["id"] != task.id:
+            raise InvalidTaskError(f"task dict id {data['id']!r} does not match its parameters (id {task.id!r})")
+        return task

@@ -1,0 +1,1 @@
+"""Evaluation protocols, scores and reports."""

@@ -1,0 +1,417 @@
+"""Point navigation: a 2-D point robot must reach a goal it cannot see.
+
+Pure NumPy; rendering with pygame. The robot starts near the origin, its action
+is a velocity, and the reward tells it (densely or sparsely) how close it is
+to the goal, so that a meta-RL agent must infer the goal from rewards.
+
+Three registered variants share this module (see :data:`PRESETS`):
+
+* ``navigation`` (``tasksuite/Navigation-v0``): goals on the upper half-disc of
+  radius 1; OOD goals below it and beyond it.
+* ``navigation-maml`` (``tasksuite/NavigationMAML-v0``): the 2-D navigation task
+  of Finn et al. 2017 (MAML), exactly.
+* ``point-robot-sparse`` (``tasksuite/PointRobotSparse-v0``): the sparse point
+  robot of Rakelly et al. 2019 (PEARL), exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from tasksuite.core.env import TaskEnv, TaskLike
+from tasksuite.core.errors import UnknownNameError
+from tasksuite.core.family import OODLevel, Policy, TaskFamily
+from tasksuite.core.params import Categorical, Continuous, ParameterSpace, ParamValue
+from tasksuite.core.task import Task
+
+# Goals this close to the training region's boundary count as inside it: the
+# samplers' sin/cos/sqrt can land one rounding error outside.
+_SUPPORT_TOLERANCE = 1e-9
+_MAX_ACTION_SCALE = 4.0
+
+
+# ---------------------------------------------------------------------- goal regions (training supports)
+
+
+@dataclass(frozen=True)
+class HalfDisc:
+    """Goals with ``y >= 0`` and norm ``<= radius``, area-uniform."""
+
+    radius: float
+
+    def sample(self, rng: np.random.Generator) -> tuple[float, float]:
+        r = self.radius * math.sqrt(rng.random())
+        angle = math.pi * rng.random()
+        return r * math.cos(angle), r * math.sin(angle)
+
+    def distance(self, x: float, y: float) -> float:
+        if y >= 0.0:
+            gap = math.hypot(x, y) - self.radius
+        else:  # nearest point is on the flat edge [-radius, radius] x {0}
+            gap = math.hypot(max(abs(x) - self.radius, 0.0), y)
+        return gap if gap > _SUPPORT_TOLERANCE else 0.0
+
+    def outline(self) -> np.ndarray:
+        angles = np.linspace(0.0, math.pi, 64)
+        return self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+@dataclass(frozen=True)
+class Square:
+    """Goals uniform in ``[-half, half]^2``."""
+
+    half: float
+
+    def sample(self, rng: np.random.Generator) -> tuple[float, float]:
+        x, y = rng.uniform(-self.half, self.half, size=2)
+        return float(x), float(y)
+
+    def distance(self, x: float, y: float) -> float:
+        return math.hypot(max(abs(x) - self.half, 0.0), max(abs(y) - self.half, 0.0))
+
+    def outline(self) -> np.ndarray:
+        h = self.half
+        return np.array([[-h, -h], [h, -h], [h, h], [-h, h]])
+
+
+@dataclass(frozen=True)
+class ArcPoints:
+    """``count`` goals equally spaced on the upper semicircle of ``radius``, angles 0..pi inclusive."""
+
+    radius: float
+    count: int
+
+    @property
+    def points(self) -> np.ndarray:
+        angles = np.linspace(0.0, math.pi, num=self.count)
+        return self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+    def sample(self, rng: np.random.Generator) -> tuple[float, float]:
+        x, y = self.points[rng.integers(self.count)]
+        return float(x), float(y)
+
+    def distance(self, x: float, y: float) -> float:
+        return float(np.min(np.hypot(self.points[:, 0] - x, self.points[:, 1] - y)))
+
+    def outline(self) -> np.ndarray:
+        return self.points
+
+
+GoalRegion = HalfDisc | Square | ArcPoints
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything that differs between the navigation variants."""
+
+    horizon: int
+    max_action: float  # the action space is [-max_action, max_action]^2
+    displacement_per_action: float  # position change per unit of action, at action_scale 1
+    start_noise: float  # start uniform in [-start_noise, start_noise]^2
+    goal_radius: float  # sparse-reward radius; info["success"] within it
+    reward: str
+    goal_region: GoalRegion
+    ood_levels: tuple[OODLevel, ...]
+    # OOD goals are proposed at any angle, at a radius in this range: never at the start,
+    # where every policy, random included, would score like the oracle.
+    ood_radii: tuple[float, float]
+    terminate_within: float | None  # episode ends when |dx| and |dy| are both below this
+    view: float  # rendering shows [-view, view]^2 (widened to fit far goals)
+    training_doc: str
+    source: str
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset(
+        horizon=50,
+        max_action=1.0,
+        displacement_per_action=0.1,
+        start_noise=0.05,
+        goal_radius=0.1,
+        reward="dense",
+        goal_region=HalfDisc(radius=1.0),
+        ood_levels=(
+            OODLevel("near", 0.1, 0.5, "goals 0.1-0.5 m outside the half-disc: just beyond radius 1 or just below y=0"),
+            OODLevel("far", 0.5, 1.5, "goals 0.5-1.5 m outside the half-disc: well below it or beyond radius 1.5"),
+        ),
+        ood_radii=(0.3, 2.5),
+        terminate_within=None,
+        view=2.5,
+        training_doc="goal area-uniform on the upper half-disc of radius 1 (y >= 0); dense reward; action_scale 1",
+        source="tasksuite's own variant: a half-disc training region leaves a held-out lower half for OOD tests.",
+    ),
+    "maml": Preset(
+        horizon=100,
+        max_action=0.1,
+        displacement_per_action=1.0,
+        start_noise=0.0,
+        goal_radius=0.1,
+        reward="dense",
+        goal_region=Square(half=0.5),
+        ood_levels=(
+            OODLevel("near", 0.1, 0.5, "goals 0.1-0.5 outside the square [-0.5, 0.5]^2"),
+            OODLevel("far", 0.5, 1.5, "goals 0.5-1.5 outside the square [-0.5, 0.5]^2"),
+        ),
+        ood_radii=(0.5, 2.2),
+        terminate_within=0.01,
+        view=2.0,
+        training_doc="goal uniform in [-0.5, 0.5]^2; dense reward; action_scale 1",
+        source=(
+            "Finn, Abbeel, Levine 2017, 'Model-Agnostic Meta-Learning', sec. 5.3 2-D navigation: start at the origin, "
+            "actions (velocities) in [-0.1, 0.1]^2, reward = -distance to the goal, horizon 100; the episode ends "
+            "when the agent is within 0.01 of the goal on both axes (cbfinn/maml_rl, point_env_randgoal.py)."
+        ),
+    ),
+    "pearl-sparse": Preset(
+        horizon=20,
+        max_action=0.1,
+        displacement_per_action=1.0,
+        start_noise=0.0,
+        goal_radius=0.2,
+        reward="sparse",
+        goal_region=ArcPoints(radius=1.0, count=100),
+        ood_levels=(
+            OODLevel("near", 0.2, 0.5, "goals 0.2-0.5 from every training goal: beyond the arc or just below y=0"),
+            OODLevel("far", 0.5, 1.0, "goals 0.5-1.0 from every training goal: far beyond the arc or below y=0"),
+        ),
+        ood_radii=(1.0, 1.9),
+        terminate_within=None,
+        view=2.0,
+        training_doc="goal one of 100 points spaced evenly on the upper unit semicircle; sparse reward; action_scale 1",
+        source=(
+            "Rakelly et al. 2019, 'PEARL', sparse point robot (katerakelly/oyster, rlkit/envs/point_robot.py, "
+            "configs/sparse-point-robot.json): start at the origin, actions in [-0.1, 0.1]^2, 100 goals at "
+            "angles linspace(0, pi, 100) on the unit circle split 80 train / 20 test, horizon 20, reward "
+            "1 - distance within radius 0.2 of the goal and 0 outside."
+        ),
+    ),
+}
+
+
+class Navigation(TaskFamily):
+    """2-D point robot reaching a goal it must infer from rewards."""
+
+    distance_unit = "goal metres outside the training region (+ |log2 action_scale|, + 1 for another reward type)"
+
+    def __init__(self, name: str, env_id: str, preset: str = "default") -> None:
+        if preset not in PRESETS:
+            raise UnknownNameError(f"unknown navigation preset {preset!r}; presets are {', '.join(PRESETS)}")
+        self.preset = PRESETS[preset]
+        self.horizon = self.preset.horizon
+        self.ood_levels = self.preset.ood_levels
+        self.training_doc = self.preset.training_doc
+        self.space = ParameterSpace(
+            (
+                Continuous("goal_x", -4.0, 4.0, default=0.0, unit="m", doc="goal position, x"),
+                Continuous("goal_y", -4.0, 4.0, default=0.5, unit="m", doc="goal position, y"),
+                Categorical(
+                    "reward",
+                    ("dense", "sparse"),
+                    default=self.preset.reward,
+                    doc=f"dense: -distance; sparse: 1 - distance within {self.preset.goal_radius} of the goal, else 0",
+                ),
+                Continuous(
+                    "action_scale",
+                    1.0 / _MAX_ACTION_SCALE,
+                    _MAX_ACTION_SCALE,
+                    default=1.0,
+                    doc="dynamics: multiplies the displacement an action produces",
+                ),
+            )
+        )
+        super().__init__(name, env_id)
+
+    def sample_training_params(self, rng: np.random.Generator) -> dict[str, ParamValue]:
+        x, y = self.preset.goal_region.sample(rng)
+        return {"goal_x": x, "goal_y": y, "reward": self.preset.reward, "action_scale": 1.0}
+
+    def propose_ood_params(self, rng: np.random.Generator) -> dict[str, ParamValue]:
+        radius, angle = rng.uniform(*self.preset.ood_radii), rng.uniform(0.0, 2.0 * math.pi)
+        return {
+            "goal_x": radius * math.cos(angle),
+            "goal_y": radius * math.sin(angle),
+            "reward": self.preset.reward,
+            "action_scale": 1.0,
+        }
+
+    def distance(self, params: Mapping[str, ParamValue]) -> float:
+        goal = self.preset.goal_region.distance(float(params["goal_x"]), float(params["goal_y"]))
+        dynamics = abs(math.log2(float(params["action_scale"])))
+        reward = 0.0 if params["reward"] == self.preset.reward else 1.0
+        return math.hypot(goal, dynamics) + reward
+
+    def oracle_policy(self, task: Task) -> Policy:
+        """Head straight for the goal at full speed and stop on it."""
+        goal = np.array([task["goal_x"], task["goal_y"]])
+        gain = self.preset.displacement_per_action * float(task["action_scale"])
+        limit = self.preset.max_action
+
+        def oracle(obs: np.ndarray) -> np.ndarray:
+            action = (goal - obs[:2]) / gain
+            largest = np.max(np.abs(action))
+            if largest > limit:
+                action *= limit / largest
+            return action.astype(np.float32)
+
+        return oracle
+
+
+class NavigationEnv(TaskEnv):
+    """Point navigation environment.
+
+    * Observation: the robot's position ``(x, y)``, float32 (plus the task
+      encoding when ``task_observable=True``). The goal is not observed.
+    * Action: velocity ``(vx, vy)`` in the preset's box; the position moves by
+      ``action * displacement_per_action * action_scale``.
+    * Reward: ``-distance`` to the goal (dense) or ``1 - distance`` inside the
+      goal radius and 0 outside (sparse), after the move.
+    * Episode: starts near the origin; truncated at the preset's horizon
+      (MAML preset: terminates within 0.01 of the goal on both axes).
+    * Info: ``success`` (within the goal radius) and ``distance_to_goal``.
+
+    Version history: v0, initial release.
+    """
+
+    family_class: ClassVar[type[TaskFamily]] = Navigation
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 20}
+    render_size = 400
+
+    def __init__(
+        self,
+        family: str | TaskFamily = "navigation",
+        task: TaskLike | None = None,
+        render_mode: str | None = None,
+        task_observable: bool = False,
+    ) -> None:
+        super().__init__(family, task, render_mode, task_observable)
+        assert isinstance(self.family, Navigation)
+        preset = self.family.preset
+        self._preset = preset
+        self.action_space = gym.spaces.Box(-preset.max_action, preset.max_action, shape=(2,), dtype=np.float32)
+        # Bounded by construction: no episode can carry the robot further.
+        reach = (
+            preset.start_noise + preset.horizon * preset.max_action * preset.displacement_per_action * _MAX_ACTION_SCALE
+        )
+        self.base_observation_space = gym.spaces.Box(-reach, reach, shape=(2,), dtype=np.float32)
+        self._position = np.zeros(2)
+        self._goal = np.zeros(2)
+        self._gain = preset.displacement_per_action
+        self._sparse = False
+        self._trail: list[np.ndarray] = []
+        self._window: Any = None
+        self._clock: Any = None
+        self._finish_init()
+
+    def _configure(self, task: Task) -> None:
+        self._goal = np.array([task["goal_x"], task["goal_y"]], dtype=np.float64)
+        self._gain = self._preset.displacement_per_action * float(task["action_scale"])
+        self._sparse = task["reward"] == "sparse"
+
+    def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
+        noise = self._preset.start_noise
+        self._position = self.np_random.uniform(-noise, noise, size=2) if noise > 0 else np.zeros(2)
+        self._trail = [self._position.copy()]
+        return self._position.astype(np.float32), {}
+
+    def _advance(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._position += self._gain * action
+        dx, dy = self._position - self._goal
+        distance = math.hypot(dx, dy)
+        inside = distance <= self._preset.goal_radius
+        if self._sparse:
+            reward = 1.0 - distance if inside else 0.0
+        else:
+            reward = -distance
+        within = self._preset.terminate_within
+        terminated = within is not None and abs(dx) < within and abs(dy) < within
+        if self.render_mode is not None:
+            self._trail.append(self._position.copy())
+        return (
+            self._position.astype(np.float32),
+            reward,
+            terminated,
+            False,
+            {"success": inside, "distance_to_goal": distance},
+        )
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        canvas = self._draw()
+        if self.render_mode == "rgb_array":
+            import pygame
+
+            return np.transpose(pygame.surfarray.array3d(canvas), (1, 0, 2))
+        self._show(canvas)
+        return None
+
+    def _draw(self) -> Any:
+        try:
+            import pygame
+        except ImportError as error:  # pragma: no cover - pygame is a core dependency
+            raise ImportError(
+                "rendering navigation needs pygame: pip install tasksuite (pygame is a dependency)"
+            ) from error
+
+        size = self.render_size
+        extent = max(self._preset.view, float(np.max(np.abs(self._goal))) + 0.5)
+
+        def to_screen(points: np.ndarray) -> list[tuple[int, int]]:
+            pixels = (np.asarray(points).reshape(-1, 2) * [1.0, -1.0] / extent + 1.0) * (size / 2)
+            return [(int(px), int(py)) for px, py in pixels]
+
+        canvas = pygame.Surface((size, size))
+        canvas.fill((250, 250, 250))
+        for tick in np.arange(-math.floor(extent), math.floor(extent) + 1):
+            (x0, y0), (x1, y1) = to_screen(np.array([[tick, -extent], [tick, extent]]))
+            pygame.draw.line(canvas, (230, 230, 230), (x0, y0), (x1, y1))
+            (x0, y0), (x1, y1) = to_screen(np.array([[-extent, tick], [extent, tick]]))
+            pygame.draw.line(canvas, (230, 230, 230), (x0, y0), (x1, y1))
+        region = self._preset.goal_region
+        if isinstance(region, ArcPoints):
+            for point in to_screen(region.outline()):
+                pygame.draw.circle(canvas, (190, 200, 230), point, 2)
+        else:
+            pygame.draw.polygon(canvas, (215, 225, 245), to_screen(region.outline()))
+        scale = size / (2 * extent)
+        goal = to_screen(self._goal)[0]
+        pygame.draw.circle(canvas, (120, 200, 120), goal, max(2, int(self._preset.goal_radius * scale)))
+        pygame.draw.circle(canvas, (30, 120, 30), goal, 3)
+        if len(self._trail) > 1:
+            pygame.draw.lines(canvas, (120, 140, 220), False, to_screen(np.array(self._trail)), 2)
+        pygame.draw.circle(canvas, (20, 50, 180), to_screen(self._position)[0], 6)
+        return canvas
+
+    def _show(self, canvas: Any) -> None:
+        import pygame
+
+        if self._window is None:
+            pygame.display.init()
+            pygame.display.set_caption(f"tasksuite {self.family.env_id}")
+            self._window = pygame.display.set_mode((self.render_size, self.render_size))
+            self._clock = pygame.time.Clock()
+        pygame.event.pump()
+        self._window.blit(canvas, (0, 0))
+        pygame.display.flip()
+        self._clock.tick(self.metadata["render_fps"])
+
+    def close(self) -> None:
+        if self._window is not None:
+            import pygame
+
+            pygame.display.quit()
+            self._window = None
+            self._clock = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_window"] = state["_clock"] = None  # a display is not state
+        return state
