@@ -1,0 +1,29 @@
+"""The README's promises: its test command is what CI runs, and it lists what is registered."""
+
+import re
+from pathlib import Path
+
+import tasksuite
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _commands():
+    return re.findall(r"```bash\n(.+?)\n```", README)
+
+
+def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    commands = _commands()
+    assert len(commands) == 2, commands
+    main_job, tests = commands
+    assert tests.endswith("pytest") and "tasksuite" in main_job
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert tests in ci_lines, ".ci/run must run the README's test command verbatim"
+
+
+def test_readme_lists_every_family_and_benchmark():
+    for name in tasksuite.list_families() + tasksuite.list_benchmarks():
+        assert f"`{name}`" in README, f"README does not mention {name}"
+    for name in tasksuite.list_families():
+        assert tasksuite.get_family(name).env_id in README
