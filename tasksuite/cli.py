@@ -55,6 +55,8 @@ def _show_family(name: str) -> None:
     print("Parameters\n" + format_table(["name", "allowed", "default", "meaning"], rows))
     levels = [(lv["name"], f"[{lv['low']:g}, {lv['high']:g})", lv["doc"]) for lv in info["ood_levels"]]
     print(f"\nOOD levels (distance: {info['distance_unit']})\n" + format_table(["level", "distance", "region"], levels))
+    for title, (headers, table_rows) in family.extra_sections().items():
+        print(f"\n{title}\n" + format_table(headers, table_rows))
     examples = family.splits(seed=0, n_train=3, n_test=None, n_ood=1, setting="multi-task")
     print("\nExample tasks (seed 0)")
     for task in examples.train + examples.ood:

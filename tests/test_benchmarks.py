@@ -48,3 +48,12 @@ def test_every_benchmark_names_a_registered_family():
 def test_unknown_benchmark_lists_registered_ones():
     with pytest.raises(UnknownNameError, match="unknown benchmark 'nope'; registered: navigation-multitask"):
         tasksuite.make_benchmark("nope")
+
+
+def test_multitask_benchmarks_expose_the_task_and_meta_benchmarks_hide_it():
+    multi, meta = tasksuite.make_benchmark("navigation-multitask"), tasksuite.make_benchmark("navigation-meta")
+    assert multi.task_observable and not meta.task_observable
+    family = multi.family
+    assert multi.make_env(multi.train_tasks[0]).observation_space.shape[0] == 2 + family.space.encoding_size
+    assert meta.make_env(meta.test_tasks[0]).observation_space.shape[0] == 2
+    assert multi.make_env(multi.train_tasks[0], task_observable=False).observation_space.shape[0] == 2

@@ -43,6 +43,12 @@ class Benchmark:
         return self.splits.setting
 
     @property
+    def task_observable(self) -> bool:
+        """Whether agents see the task: in the multi-task setting they do (a task-conditioned
+        policy over known tasks); in the meta setting they must infer it."""
+        return self.setting == "multi-task"
+
+    @property
     def train_tasks(self) -> tuple[Task, ...]:
         return self.splits.train
 
@@ -59,7 +65,12 @@ class Benchmark:
         return self.splits.split(split)
 
     def make_env(self, task: Task | None = None, **kwargs: Any) -> gym.Env:
-        """A Gymnasium env of this benchmark's family, fixed on ``task`` if given."""
+        """A Gymnasium env of this benchmark's family, fixed on ``task`` if given.
+
+        The task is observable as :attr:`task_observable` says, unless
+        ``task_observable=`` is passed explicitly.
+        """
+        kwargs.setdefault("task_observable", self.task_observable)
         return self.family.make_env(task, **kwargs)
 
     def make_vec_env(self, tasks: str | Sequence[Task] = "train", **kwargs: Any) -> gym.vector.VectorEnv:

@@ -267,6 +267,10 @@ class TaskFamily(ABC):
 
         return gym.make(self.env_id, task=task, **kwargs)
 
+    def extra_sections(self) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+        """Family-specific tables for ``tasksuite show`` and the docs: ``{title: (headers, rows)}``."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         """Everything ``tasksuite show`` and the docs print about the family."""
         return {

@@ -1,0 +1,137 @@
+"""The agent protocol: how any agent plugs into tasksuite's evaluation.
+
+The harness drives an agent through *trials*. A trial is one task: the agent
+is told that a task begins (:meth:`Agent.begin_task`), then plays episodes of
+it. The first episodes of a trial may be *adaptation* episodes (meta-test
+protocol: the agent may learn from them), the rest are *evaluation* episodes.
+Within an episode the harness calls :meth:`Agent.act` and
+:meth:`Agent.observe` each step; around it, :meth:`Agent.begin_episode` and
+:meth:`Agent.end_episode` say which kind of episode it is.
+
+Where the baselines adapt:
+
+* MAML takes its gradient steps at the first ``begin_episode(adaptation=False)``
+  of a trial, on the adaptation episodes it observed;
+* PEARL updates its task posterior in ``end_episode(adaptation=True)``;
+* RL² does nothing special: its recurrent state carries over between the
+  episodes of a trial and is cleared in ``begin_task``.
+
+Only :meth:`act` is required: :class:`AgentBase` supplies no-op defaults, and
+:class:`PolicyAgent` wraps any plain ``obs -> action`` callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+
+from tasksuite.core.task import Task
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What an agent is told when a trial (a new task) begins.
+
+    Attributes:
+        family: the family name.
+        setting: ``"multi-task"`` or ``"meta"``.
+        task: the task itself where the setting exposes it (multi-task), else
+            ``None``: a meta-RL agent must infer the task from experience.
+        observation_space: the env's observation space (it includes the task
+            encoding where the setting exposes the task).
+        action_space: the env's action space; actions outside it are refused.
+        horizon: steps per episode.
+        seed: a seed for the agent's own randomness in this trial.
+    """
+
+    family: str
+    setting: str
+    task: Task | None
+    observation_space: gym.spaces.Box
+    action_space: gym.spaces.Box
+    horizon: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One environment step as the agent observes it."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: float
+    next_obs: np.ndarray
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any]
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the evaluation harness calls. Subclass :class:`AgentBase` to get no-op defaults."""
+
+    def begin_task(self, context: TaskContext) -> None:
+        """A new trial begins: forget the previous task's adaptation."""
+
+    def begin_episode(self, adaptation: bool) -> None:
+        """An episode begins; ``adaptation`` says whether it is an adaptation episode."""
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The action for ``obs``."""
+
+    def observe(self, transition: Transition) -> None:
+        """The outcome of the last action."""
+
+    def end_episode(self, adaptation: bool) -> None:
+        """The episode ended; ``adaptation`` as in :meth:`begin_episode`."""
+
+
+class AgentBase:
+    """Convenience base: every hook but :meth:`act` does nothing."""
+
+    def begin_task(self, context: TaskContext) -> None:
+        """Ignore the new task."""
+
+    def begin_episode(self, adaptation: bool) -> None:
+        """Nothing to prepare."""
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement act(obs)")
+
+    def observe(self, transition: Transition) -> None:
+        """Do not learn from the transition."""
+
+    def end_episode(self, adaptation: bool) -> None:
+        """Nothing to update."""
+
+
+class PolicyAgent(AgentBase):
+    """A non-adaptive agent from a plain ``obs -> action`` callable.
+
+    ``make_policy``, if given, builds the callable for each trial from its
+    :class:`TaskContext` (e.g. a seeded random policy); otherwise ``policy`` is
+    used for every trial.
+    """
+
+    def __init__(
+        self,
+        policy: Callable[[np.ndarray], np.ndarray] | None = None,
+        make_policy: Callable[[TaskContext], Callable[[np.ndarray], np.ndarray]] | None = None,
+    ) -> None:
+        if (policy is None) == (make_policy is None):
+            raise ValueError("give exactly one of policy and make_policy")
+        self._policy = policy
+        self._make_policy = make_policy
+
+    def begin_task(self, context: TaskContext) -> None:
+        if self._make_policy is not None:
+            self._policy = self._make_policy(context)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self._policy is None:
+            raise RuntimeError("begin_task must be called before act")
+        return self._policy(obs)
