@@ -84,5 +84,5 @@ def pytest_terminal_summary(terminalreporter) -> None:
     width = max(len(name) for name, *_ in _SUMMARY)
     for name, reference, per_second, ratio, unit in _SUMMARY:
         terminalreporter.write_line(
-            f"{name:<{width}}  {per_second:>14,.0f} {unit}/s   {ratio:6.2f}x the time of {reference}"
+            f"{name:<{width}}  {per_second:>14,.0f} {unit}/s   {ratio:8.3g}x the time of {reference}"
         )

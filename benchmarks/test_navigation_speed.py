@@ -1,7 +1,10 @@
 """Navigation: single-env step cost against a minimal plain Gymnasium env doing the same arithmetic."""
 
+import functools
+
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import tasksuite
 
@@ -34,3 +37,23 @@ def test_navigation_step(against):
     plain.reset(seed=0)
     env_step, plain_step = env.step, plain.step  # stepping on past the horizon keeps returning truncated
     against(lambda: env_step(action), lambda: plain_step(action), reference_name="a plain gymnasium point env")
+
+
+@pytest.mark.parametrize("num_envs", [1, 64, 1024])
+def test_navigation_batched_step(against, num_envs):
+    """N sub-envs, every one on a different task, against Gymnasium's SyncVectorEnv over the same tasks."""
+    family = tasksuite.get_family("navigation")
+    tasks = family.splits(seed=0, n_train=num_envs, n_test=1, n_ood=0).train
+    batched = gym.make_vec(family.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", tasks=tasks)
+    sync = gym.vector.SyncVectorEnv([functools.partial(family.make_env, task) for task in tasks])
+    batched.reset(seed=0)
+    sync.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(num_envs, 2)).astype(np.float32)
+    calls = (family.horizon + 1) * max(1, 256 // num_envs)  # whole episodes: autoresets are part of the cost
+    against(
+        lambda: batched.step(actions),
+        lambda: sync.step(actions),
+        reference_name=f"SyncVectorEnv over {num_envs} envs",
+        units=num_envs,
+        calls=calls,
+    )

@@ -37,6 +37,8 @@ class FamilyEntry:
     env_id: str
     entry_point: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: A batched :class:`~tasksuite.core.vector.TaskVectorEnv`; without one, a ``SyncVectorEnv`` of single envs.
+    vector_entry_point: str = "tasksuite.core.vector:SyncTaskVectorEnv"
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,12 @@ class BenchmarkEntry:
 
 
 _NAV = "tasksuite.families.navigation:NavigationEnv"
+_NAV_VEC = "tasksuite.families.navigation:NavigationVectorEnv"
 
 FAMILIES: tuple[FamilyEntry, ...] = (
-    FamilyEntry("navigation", "tasksuite/Navigation-v0", _NAV),
-    FamilyEntry("navigation-maml", "tasksuite/NavigationMAML-v0", _NAV, {"preset": "maml"}),
-    FamilyEntry("point-robot-sparse", "tasksuite/PointRobotSparse-v0", _NAV, {"preset": "pearl-sparse"}),
+    FamilyEntry("navigation", "tasksuite/Navigation-v0", _NAV, vector_entry_point=_NAV_VEC),
+    FamilyEntry("navigation-maml", "tasksuite/NavigationMAML-v0", _NAV, {"preset": "maml"}, _NAV_VEC),
+    FamilyEntry("point-robot-sparse", "tasksuite/PointRobotSparse-v0", _NAV, {"preset": "pearl-sparse"}, _NAV_VEC),
 )
 
 BENCHMARKS: tuple[BenchmarkEntry, ...] = (
@@ -185,4 +188,9 @@ def register_gymnasium_envs() -> None:
     """Register every family's id with Gymnasium (idempotent)."""
     for entry in FAMILIES:
         if entry.env_id not in gym.registry:
-            gym.register(id=entry.env_id, entry_point=entry.entry_point, kwargs={"family": entry.name})
+            gym.register(
+                id=entry.env_id,
+                entry_point=entry.entry_point,
+                vector_entry_point=entry.vector_entry_point,
+                kwargs={"family": entry.name},
+            )

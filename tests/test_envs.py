@@ -188,17 +188,3 @@ def test_rgb_frame_has_the_right_shape_and_is_not_blank(name):
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and min(frame.shape[:2]) >= 64
     assert frame.std() > 5.0, "frame is blank"
     env.close()
-
-
-@pytest.mark.parametrize("name", FAMILIES)
-def test_vector_env_over_a_split_runs_one_task_per_sub_env(name):
-    family = tasksuite.get_family(name)
-    splits = family.splits(seed=2, n_train=3, n_test=1, n_ood=1)
-    benchmark = tasksuite.Benchmark("tmp", family, splits)
-    envs = benchmark.make_vec_env("train")
-    assert envs.num_envs == 3
-    envs.reset(seed=0)
-    obs, reward, *_ = envs.step(envs.action_space.sample())
-    assert obs.shape[0] == 3 and np.all(np.isfinite(obs)) and reward.shape == (3,)
-    assert [e.unwrapped.get_task() for e in envs.envs] == list(splits.train)
-    envs.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,11 +73,19 @@ class Benchmark:
         return self.family.make_env(task, **kwargs)
 
     def make_vec_env(self, tasks: str | Sequence[Task] = "train", **kwargs: Any) -> gym.vector.VectorEnv:
-        """A vector env with one sub-env per task: a split name or an explicit task sequence."""
+        """A vector env with one sub-env per task: a split name or an explicit task sequence.
+
+        Uses the family's batched vector env where it has one (see
+        :mod:`tasksuite.core.vector`); keyword arguments (``task_observable``,
+        ``autoreset_mode``) go to it.
+        """
         chosen = self.tasks(tasks) if isinstance(tasks, str) else tuple(tasks)
         if not chosen:
             raise InvalidTaskError(f"benchmark {self.name!r}: no tasks to vectorize over")
-        return gym.vector.SyncVectorEnv([functools.partial(self.make_env, task, **kwargs) for task in chosen])
+        kwargs.setdefault("task_observable", self.task_observable)
+        return gym.make_vec(
+            self.family.env_id, num_envs=len(chosen), vectorization_mode="vector_entry_point", tasks=chosen, **kwargs
+        )
 
     def save_manifest(self, path: str | os.PathLike[str]) -> Path:
         """Write this benchmark's split manifest (atomically)."""

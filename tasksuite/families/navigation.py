@@ -1,7 +1,7 @@
 """Point navigation: a 2-D point robot must reach a goal it cannot see.
 
-Pure NumPy; rendering with pygame. The robot starts near the origin, its action
-is a velocity, and the reward tells it (densely or sparsely) how close it is
+Pure NumPy; rendering with pygame. The robot starts at the origin (as in the MAML
+and PEARL tasks), its action is a velocity, and the reward tells it (densely or sparsely) how close it is
 to the goal, so that a meta-RL agent must infer the goal from rewards.
 
 Three registered variants share this module (see :data:`PRESETS`):
@@ -29,6 +29,7 @@ from tasksuite.core.errors import UnknownNameError
 from tasksuite.core.family import OODLevel, Policy, TaskFamily
 from tasksuite.core.params import Categorical, Continuous, ParameterSpace, ParamValue
 from tasksuite.core.task import Task
+from tasksuite.core.vector import TaskVectorEnv
 
 # Goals this close to the training region's boundary count as inside it: the
 # samplers' sin/cos/sqrt can land one rounding error outside.
@@ -113,7 +114,6 @@ class Preset:
     horizon: int
     max_action: float  # the action space is [-max_action, max_action]^2
     displacement_per_action: float  # position change per unit of action, at action_scale 1
-    start_noise: float  # start uniform in [-start_noise, start_noise]^2
     goal_radius: float  # sparse-reward radius; info["success"] within it
     reward: str
     goal_region: GoalRegion
@@ -132,7 +132,6 @@ PRESETS: dict[str, Preset] = {
         horizon=50,
         max_action=1.0,
         displacement_per_action=0.1,
-        start_noise=0.05,
         goal_radius=0.1,
         reward="dense",
         goal_region=HalfDisc(radius=1.0),
@@ -150,7 +149,6 @@ PRESETS: dict[str, Preset] = {
         horizon=100,
         max_action=0.1,
         displacement_per_action=1.0,
-        start_noise=0.0,
         goal_radius=0.1,
         reward="dense",
         goal_region=Square(half=0.5),
@@ -172,7 +170,6 @@ PRESETS: dict[str, Preset] = {
         horizon=20,
         max_action=0.1,
         displacement_per_action=1.0,
-        start_noise=0.0,
         goal_radius=0.2,
         reward="sparse",
         goal_region=ArcPoints(radius=1.0, count=100),
@@ -271,7 +268,7 @@ class NavigationEnv(TaskEnv):
       ``action * displacement_per_action * action_scale``.
     * Reward: ``-distance`` to the goal (dense) or ``1 - distance`` inside the
       goal radius and 0 outside (sparse), after the move.
-    * Episode: starts near the origin; truncated at the preset's horizon
+    * Episode: starts at the origin; truncated at the preset's horizon
       (MAML preset: terminates within 0.01 of the goal on both axes).
     * Info: ``success`` (within the goal radius) and ``distance_to_goal``.
 
@@ -295,9 +292,7 @@ class NavigationEnv(TaskEnv):
         self._preset = preset
         self.action_space = gym.spaces.Box(-preset.max_action, preset.max_action, shape=(2,), dtype=np.float32)
         # Bounded by construction: no episode can carry the robot further.
-        reach = (
-            preset.start_noise + preset.horizon * preset.max_action * preset.displacement_per_action * _MAX_ACTION_SCALE
-        )
+        reach = preset.horizon * preset.max_action * preset.displacement_per_action * _MAX_ACTION_SCALE
         self.base_observation_space = gym.spaces.Box(-reach, reach, shape=(2,), dtype=np.float32)
         self._position = np.zeros(2)
         self._goal = np.zeros(2)
@@ -310,19 +305,19 @@ class NavigationEnv(TaskEnv):
 
     def _configure(self, task: Task) -> None:
         self._goal = np.array([task["goal_x"], task["goal_y"]], dtype=np.float64)
-        self._gain = self._preset.displacement_per_action * float(task["action_scale"])
+        # A NumPy float64, not a Python float: float32 actions must be scaled in double precision.
+        self._gain = np.float64(self._preset.displacement_per_action * float(task["action_scale"]))
         self._sparse = task["reward"] == "sparse"
 
     def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
-        noise = self._preset.start_noise
-        self._position = self.np_random.uniform(-noise, noise, size=2) if noise > 0 else np.zeros(2)
+        self._position = np.zeros(2)
         self._trail = [self._position.copy()]
         return self._position.astype(np.float32), {}
 
     def _advance(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._position += self._gain * action
         dx, dy = self._position - self._goal
-        distance = math.hypot(dx, dy)
+        distance = math.sqrt(dx * dx + dy * dy)  # the batched env's arithmetic, so both agree to the bit
         inside = distance <= self._preset.goal_radius
         if self._sparse:
             reward = 1.0 - distance if inside else 0.0
@@ -415,3 +410,50 @@ class NavigationEnv(TaskEnv):
         state = self.__dict__.copy()
         state["_window"] = state["_clock"] = None  # a display is not state
         return state
+
+
+class NavigationVectorEnv(TaskVectorEnv):
+    """N navigation sub-envs, each on its own task, stepped by one set of NumPy operations.
+
+    Bit-for-bit the same trajectories as ``SyncVectorEnv`` over
+    :class:`NavigationEnv` (see :mod:`tasksuite.core.vector` for the semantics).
+    """
+
+    def __init__(self, family: str | TaskFamily = "navigation", num_envs: int = 1, **kwargs: Any) -> None:
+        super().__init__(family, num_envs, **kwargs)
+        assert isinstance(self.family, Navigation)
+        self._preset = self.family.preset
+        n = self.num_envs
+        self._positions = np.zeros((n, 2))
+        self._goals = np.zeros((n, 2))
+        self._gains = np.full((n, 1), self._preset.displacement_per_action)
+        self._sparse = np.zeros(n, dtype=bool)
+        self._any_sparse = False
+        self._finish_init()
+
+    def _configure(self, index: int, task: Task) -> None:
+        self._goals[index] = task["goal_x"], task["goal_y"]
+        self._gains[index] = self._preset.displacement_per_action * float(task["action_scale"])
+        self._sparse[index] = task["reward"] == "sparse"
+        self._any_sparse = bool(self._sparse.any())
+
+    def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+        self._positions[indices] = 0.0
+        return np.zeros((len(indices), 2), dtype=np.float32)
+
+    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        positions = self._positions
+        positions += self._gains * actions
+        delta = positions - self._goals
+        dx, dy = delta[:, 0], delta[:, 1]
+        distance = np.sqrt(dx * dx + dy * dy)
+        inside = distance <= self._preset.goal_radius
+        reward = -distance
+        if self._any_sparse:
+            reward = np.where(self._sparse, np.where(inside, 1.0 - distance, 0.0), reward)
+        within = self._preset.terminate_within
+        if within is None:
+            terminated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            terminated = (np.abs(dx) < within) & (np.abs(dy) < within)
+        return positions.astype(np.float32), reward, terminated, {"success": inside, "distance_to_goal": distance}

@@ -1,0 +1,293 @@
+"""Vector environments whose sub-environments each simulate their own task.
+
+``gym.make_vec("tasksuite/Navigation-v0", num_envs=N, vectorization_mode="vector_entry_point",
+tasks=[...])`` builds one. Families with a native batched simulation subclass
+:class:`TaskVectorEnv` (one set of array operations for all N sub-envs);
+the others get :class:`SyncTaskVectorEnv`, Gymnasium's ``SyncVectorEnv`` over
+single envs. Both behave exactly like ``SyncVectorEnv`` over
+``family.make_env(task_i)`` (the tests compare trajectories bit for bit):
+
+* ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; with ``tasks=None``
+  every sub-env draws a new training task at each of its resets.
+* Autoreset (Gymnasium 1.x ``AutoresetMode``): ``NEXT_STEP`` (default) — the
+  step after a sub-env's episode ends resets it, returning its first
+  observation with reward 0 and both flags False, and ignores its action;
+  ``SAME_STEP`` — the ending step already returns the next episode's first
+  observation, the last one is in ``info["final_obs"]`` (``info["final_info"]``
+  holds its info) under the mask ``info["_final_obs"]``.
+* ``reset(options={"tasks": [...]})`` switches every sub-env's task;
+  ``options={"reset_mask": mask}`` resets only some sub-envs.
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from tasksuite.core.env import TaskLike
+from tasksuite.core.errors import InvalidActionError, InvalidTaskError
+from tasksuite.core.family import TaskFamily
+from tasksuite.core.task import Task
+
+
+def _family(family: str | TaskFamily) -> TaskFamily:
+    from tasksuite.registry import get_family
+
+    return get_family(family) if isinstance(family, str) else family
+
+
+def _check_count(num_envs: object, tasks: Sequence[TaskLike] | None) -> int:
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise InvalidTaskError(f"num_envs must be a positive integer, got {num_envs!r}")
+    if tasks is not None and len(tasks) != num_envs:
+        raise InvalidTaskError(f"num_envs={num_envs} but {len(tasks)} tasks were given: give one task per sub-env")
+    return int(num_envs)
+
+
+def _check_mode(autoreset_mode: AutoresetMode | str) -> AutoresetMode:
+    mode = AutoresetMode(autoreset_mode)
+    if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        raise InvalidTaskError(f"autoreset_mode={mode!r} is not supported; use NEXT_STEP or SAME_STEP")
+    return mode
+
+
+def _seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(num_envs)]
+    if len(seed) != num_envs:
+        raise InvalidTaskError(f"a list of seeds must have num_envs={num_envs} entries, got {len(seed)}")
+    return list(seed)
+
+
+class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
+    """Gymnasium's ``SyncVectorEnv`` over single envs, one per task: the fallback for families without a batch."""
+
+    def __init__(
+        self,
+        family: str | TaskFamily,
+        num_envs: int = 1,
+        tasks: Sequence[TaskLike] | None = None,
+        task_observable: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        self.family = _family(family)
+        num_envs = _check_count(num_envs, tasks)
+        per_env = list(tasks) if tasks is not None else [None] * num_envs
+        super().__init__(
+            [
+                functools.partial(self.family.make_env, task, task_observable=task_observable, render_mode=render_mode)
+                for task in per_env
+            ],
+            autoreset_mode=_check_mode(autoreset_mode),
+        )
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = dict(options or {})
+        if "tasks" in options:
+            self.set_tasks(options.pop("tasks"))
+        return super().reset(seed=seed, options=options or None)
+
+    def get_tasks(self) -> list[Task]:
+        """The task of every sub-env."""
+        return [env.unwrapped.get_task() for env in self.envs]
+
+    def set_tasks(self, tasks: Sequence[TaskLike]) -> None:
+        """Fix one task per sub-env from now on (takes effect at each sub-env's next reset)."""
+        _check_count(self.num_envs, tasks)
+        for env, task in zip(self.envs, tasks, strict=True):
+            env.unwrapped.set_task(task)
+
+
+class TaskVectorEnv(gym.vector.VectorEnv):
+    """Base of native batched vector envs: N sub-envs of one family stepped by shared array operations.
+
+    Subclasses allocate their per-sub-env arrays in ``__init__``, call
+    ``_finish_init()``, and implement ``_configure(index, task)``,
+    ``_reset_state(index, rng)`` and ``_advance(actions)`` over all sub-envs.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        family: str | TaskFamily,
+        num_envs: int = 1,
+        tasks: Sequence[TaskLike] | None = None,
+        task_observable: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode is not None:
+            raise InvalidTaskError(
+                "batched envs do not render; render a single env: family.make_env(task, render_mode=...)"
+            )
+        self.family = _family(family)
+        self.num_envs = _check_count(num_envs, tasks)
+        self.autoreset_mode = _check_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        prototype = self.family.make_env(task_observable=task_observable).unwrapped
+        self.single_observation_space = prototype.observation_space
+        self.single_action_space = prototype.action_space
+        prototype.close()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.task_observable = bool(task_observable)
+        self._initial_tasks = None if tasks is None else [self.family.coerce_task(t) for t in tasks]
+        self._tasks: list[Task | None] = [None] * self.num_envs
+        self._fixed = tasks is not None
+        self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+        self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._encodings = np.zeros((self.num_envs, self.family.space.encoding_size), dtype=np.float32)
+        self._observations = np.zeros(self.observation_space.shape, dtype=np.float32)
+        low, high = self.single_action_space.low, self.single_action_space.high
+        # One comparison per step instead of two when the box is symmetric and uniform (the common case).
+        self._symmetric_bound = float(high.flat[0]) if np.all(low == -high) and np.all(high == high.flat[0]) else None
+        self._all_valid = np.ones(self.num_envs, dtype=bool)
+        self._all_valid.flags.writeable = False
+
+    def _finish_init(self) -> None:
+        if self._initial_tasks is not None:
+            for index, task in enumerate(self._initial_tasks):
+                self._switch_task(index, task)
+        del self._initial_tasks
+
+    # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def _configure(self, index: int, task: Task) -> None:
+        """Make sub-env ``index`` simulate ``task``."""
+
+    @abstractmethod
+    def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+        """Start episodes of the sub-envs ``indices``, sub-env ``indices[k]`` drawing from ``rngs[k]``;
+        return their observations (without task encoding), one row each."""
+
+    @abstractmethod
+    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Step every sub-env: ``(obs, reward, terminated, info)`` as fresh arrays over sub-envs (obs float32)."""
+
+    # ------------------------------------------------------------------ API
+
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = dict(options or {})
+        if "tasks" in options:
+            self.set_tasks(options.pop("tasks"))
+        mask = options.pop("reset_mask", None)
+        if options:
+            raise InvalidTaskError(f"unknown reset option(s) {sorted(options)}; options are 'tasks' and 'reset_mask'")
+        seeds = _seeds(seed, self.num_envs)
+        indices = np.arange(self.num_envs) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
+        for index in indices:
+            if seeds[index] is not None or self._rngs[index] is None:
+                self._rngs[index], _ = seeding.np_random(seeds[index])
+        self._reset_many(indices)
+        self._autoreset[indices] = False
+        return self._observations.copy(), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        actions = self._check_actions(actions)
+        obs, reward, terminated, step_info = self._advance(actions)
+        self._elapsed += 1
+        truncated = self._elapsed >= self.family.horizon
+        reported = self._all_valid  # which sub-envs the step's info describes
+        if self.task_observable:
+            obs = np.concatenate((obs, self._encodings), axis=1)
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP and self._autoreset.any():
+            # These sub-envs ended last step: this step resets them instead (their action is ignored).
+            restarted = np.flatnonzero(self._autoreset)
+            self._reset_many(restarted)
+            obs[restarted] = self._observations[restarted]
+            reward[restarted] = 0.0
+            terminated[restarted] = truncated[restarted] = False
+            reported = ~self._autoreset
+        done = terminated | truncated
+        self._observations[:] = obs
+        info: dict[str, Any] = {}
+        if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+            # The ending step's observation and info move to final_obs / final_info; the sub-env restarts now.
+            info["final_obs"] = obs.copy()
+            info["final_info"] = {**step_info, **{f"_{key}": done for key in step_info}}
+            info["_final_obs"] = info["_final_info"] = done
+            reported = ~done
+            self._reset_many(np.flatnonzero(done))
+            obs = self._observations.copy()
+        else:
+            self._autoreset = done
+        info.update(step_info)
+        info.update({f"_{key}": reported for key in step_info})
+        return obs, reward, terminated, truncated, info
+
+    def get_tasks(self) -> list[Task]:
+        """The task of every sub-env (after the first reset, or when fixed at construction)."""
+        if any(task is None for task in self._tasks):
+            raise InvalidTaskError("no tasks yet: call reset() first, or build the env with tasks=[...]")
+        return list(self._tasks)  # type: ignore[arg-type]
+
+    def set_tasks(self, tasks: Sequence[TaskLike]) -> None:
+        """Fix one task per sub-env from now on; call ``reset`` to start their episodes."""
+        _check_count(self.num_envs, tasks)
+        for index, task in enumerate(tasks):
+            self._switch_task(index, self.family.coerce_task(task))
+        self._fixed = True
+
+    # ------------------------------------------------------------------ internals
+
+    def _reset_many(self, indices: np.ndarray) -> None:
+        rngs = [self._rngs[index] for index in indices]
+        if not self._fixed:  # like a single env: the new task is drawn before the initial state
+            for index, rng in zip(indices, rngs, strict=True):
+                self._switch_task(index, self.family.task(**self.family.sample_training_params(rng)))
+        self._elapsed[indices] = 0
+        first = self._reset_state(indices, rngs)
+        if self.task_observable:
+            first = np.concatenate((first, self._encodings[indices]), axis=1)
+        self._observations[indices] = first
+
+    def _switch_task(self, index: int, task: Task) -> None:
+        if task != self._tasks[index]:
+            self._configure(index, task)
+            self._tasks[index] = task
+            if self.task_observable:
+                self._encodings[index] = self.family.space.encode(task.params)
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        array = np.asarray(actions)
+        if array.shape != self.action_space.shape:
+            raise InvalidActionError(f"actions must have shape {self.action_space.shape}, got {array.shape}")
+        try:
+            if self._symmetric_bound is not None:
+                inside = bool(np.abs(array).max() <= self._symmetric_bound)  # NaN compares False
+            else:
+                space = self.single_action_space
+                inside = bool(((array >= space.low) & (array <= space.high)).all())
+        except TypeError:
+            inside = False
+        if not inside:
+            space = self.single_action_space
+            try:
+                bad = ~np.all((array >= space.low) & (array <= space.high), axis=tuple(range(1, array.ndim)))
+                which = f"actions of sub-env(s) {np.flatnonzero(bad).tolist()}"
+            except TypeError:
+                which = f"actions of dtype {array.dtype}"
+            raise InvalidActionError(
+                f"{which} are outside the action space "
+                f"[{space.low.tolist()}, {space.high.tolist()}] or not finite; "
+                "clip them before stepping (e.g. gymnasium.wrappers.vector.ClipAction)"
+            )
+        return array
