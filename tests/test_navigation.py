@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tasksuite
-from tasksuite.evaluation.rollout import run_episode
+from tasksuite.evaluation.rollout import RandomPolicy, run_episode
 from tasksuite.families.navigation import ArcPoints, HalfDisc, Square
 
 
@@ -85,3 +85,15 @@ def test_human_rendering_opens_a_window_headlessly():
     env.step(env.action_space.sample())
     assert env.render() is None
     env.close()
+
+
+@pytest.mark.parametrize("name", ["navigation-meta", "maml-navigation", "pearl-sparse-point"])
+def test_oracle_reaches_the_goal_on_every_training_and_test_task(name):
+    bench = tasksuite.make_benchmark(name)
+    oracle, random = [], []
+    for task in bench.train_tasks + bench.test_tasks:
+        env = bench.make_env(task)
+        oracle.append(run_episode(env, bench.family.oracle_policy(task), seed=0).success)
+        random.append(run_episode(env, RandomPolicy(env.action_space, seed=0), seed=0).success)
+    assert all(oracle)
+    assert np.mean(random) < 0.1

@@ -27,3 +27,8 @@ def test_readme_lists_every_family_and_benchmark():
         assert f"`{name}`" in README, f"README does not mention {name}"
     for name in tasksuite.list_families():
         assert tasksuite.get_family(name).env_id in README
+
+
+def test_quick_start_runs_as_written():
+    (snippet,) = re.findall(r"```python\n(.+?)\n```", README, flags=re.S)
+    exec(compile(snippet, "README.md", "exec"), {})
