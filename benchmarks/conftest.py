@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from collections.abc import Callable
 
 import pytest
+
+from tasksuite.speed import calls_for, loop, time_loop
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -24,29 +25,16 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 _SUMMARY: list[tuple[str, str, float, float, str]] = []
 
 
-def _loop(fn: Callable[[], object], calls: int) -> None:
-    for _ in range(calls):
-        fn()
-
-
-def seconds_per_call(fn: Callable[[], object], calls: int, rounds: int = 5) -> float:
-    """Median over ``rounds`` of the mean time of one call in a loop of ``calls`` calls."""
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        _loop(fn, calls)
-        samples.append((time.perf_counter() - start) / calls)
-    return statistics.median(samples)
-
-
 @pytest.fixture
 def against(benchmark, request):
-    """``against(subject, reference, reference_name=..., units=..., unit=..., calls=...)``.
+    """``against(subject, reference, reference_name=..., units=..., unit=..., seconds=...)``.
 
-    Benchmarks ``subject`` with pytest-benchmark, times ``reference`` with the
-    same loop, and records ``ratio = time(subject) / time(reference)`` (below 1
-    means faster than the reference) and the throughput in ``unit``/s, where
-    one call does ``units`` units of work (e.g. env steps). Returns the ratio.
+    Benchmarks ``subject`` with pytest-benchmark and times ``reference`` with
+    the same kind of loop in alternating rounds (each loop sized to last
+    about ``seconds``), then
+    records ``ratio = time(subject) / time(reference)`` (below 1 means faster
+    than the reference) and the throughput in ``unit``/s, where one call does
+    ``units`` units of work (e.g. env steps). Returns the ratio.
     """
 
     def run(
@@ -56,12 +44,21 @@ def against(benchmark, request):
         reference_name: str,
         units: int = 1,
         unit: str = "step",
-        calls: int = 1000,
+        seconds: float = 0.2,
         rounds: int = 5,
     ) -> float:
-        _loop(reference, calls)  # warm-up
-        reference_s = seconds_per_call(reference, calls, rounds)
-        benchmark.pedantic(_loop, args=(subject, calls), rounds=rounds, warmup_rounds=1)
+        reference_calls, calls = calls_for(reference, seconds), calls_for(subject, seconds)
+        reference_samples: list[float] = []
+        # pytest-benchmark runs `setup` before each timed round: timing the reference there
+        # alternates the two sides, so both see the same machine load.
+        benchmark.pedantic(
+            loop,
+            args=(subject, calls),
+            setup=lambda: reference_samples.append(time_loop(reference, reference_calls)),
+            rounds=rounds,
+            warmup_rounds=1,
+        )
+        reference_s = statistics.median(reference_samples)
         subject_s = benchmark.stats.stats.median / calls
         ratio = subject_s / reference_s
         benchmark.extra_info.update(

@@ -156,6 +156,45 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tasksuite import speed
+    from tasksuite.core.io import atomic_write_json
+
+    chosen = [s for s in speed.scenarios(args.family) if not args.only or any(part in s.name for part in args.only)]
+    measurements = [
+        speed.measure(scenario, seconds=args.seconds)
+        for scenario in tqdm(chosen, desc="bench", unit="scenario", disable=args.quiet)
+    ]
+    rows = [
+        (m.name, f"{m.per_second:,.0f} {m.unit}/s", f"{m.reference_per_second:,.0f}", f"{m.ratio:.3g}x", m.reference)
+        for m in measurements
+    ]
+    print(format_table(["scenario", "speed", "reference speed", "time ratio", "reference"], rows))
+    memory = {}
+    if not args.no_memory:
+        for family in [args.family] if args.family else tasksuite.list_families():
+            num_envs = 64 if speed.is_mujoco(family) else 1024
+            memory[f"{family}/{num_envs}-envs"] = speed.vector_env_rss_mb(family, num_envs)
+        print("\nPeak RSS of a fresh process holding one vector env (interpreter and libraries included)")
+        print(format_table(["vector env", "peak RSS"], [(k, f"{v:.0f} MB") for k, v in memory.items()]))
+    if args.json:
+        atomic_write_json(
+            args.json,
+            {
+                "tasksuite": tasksuite.__version__,
+                "measurements": [m.to_dict() for m in measurements],
+                "peak_rss_mb": memory,
+            },
+        )
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -216,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
         "(maintainers publish manifests with this)",
     )
     sub.set_defaults(run=cmd_manifest)
+
+    sub = commands.add_parser(
+        "bench",
+        help="measure speed against references timed in the same run",
+        description="Measure single-env steps/s, batched env-steps/s (1, 64 and 1024 sub-envs, each on its own "
+        "task), reset-to-new-task cost and benchmark construction time for every family, each as a time ratio "
+        "to a reference timed moments apart in the same process: raw mujoco.mj_step on the same model and frame "
+        "skip, Gymnasium's SyncVectorEnv over the same tasks, or a minimal Gymnasium env. Also reports the peak "
+        "memory of a process holding a vector env (1024 sub-envs for NumPy families, 64 for MuJoCo ones).",
+    )
+    sub.add_argument("--family", choices=tasksuite.list_families(), help="only this family (default: all)")
+    sub.add_argument("--only", nargs="+", metavar="TEXT", help="only scenarios whose name contains one of these")
+    sub.add_argument(
+        "--seconds", type=float, default=0.2, help="length of each timed loop; 5 loops per side (default: 0.2)"
+    )
+    sub.add_argument("--json", metavar="FILE", help="also write the results to this JSON file")
+    sub.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(run=cmd_bench)
     return parser
 
 

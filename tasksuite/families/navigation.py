@@ -16,6 +16,7 @@ Three registered variants share this module (see :data:`PRESETS`):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class ArcPoints:
     radius: float
     count: int
 
-    @property
+    @functools.cached_property
     def points(self) -> np.ndarray:
         angles = np.linspace(0.0, math.pi, num=self.count)
         return self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
