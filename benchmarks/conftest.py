@@ -74,6 +74,14 @@ def against(benchmark, request):
     return run
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--metaworld-python",
+        default=None,
+        help="interpreter of a separate virtualenv with metaworld installed, for the Meta-World comparison",
+    )
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if not _SUMMARY:
         return

@@ -182,6 +182,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
             memory[f"{family}/{num_envs}-envs"] = speed.vector_env_rss_mb(family, num_envs)
         print("\nPeak RSS of a fresh process holding one vector env (interpreter and libraries included)")
         print(format_table(["vector env", "peak RSS"], [(k, f"{v:.0f} MB") for k, v in memory.items()]))
+    comparison = []
+    if args.metaworld_python:
+        comparison = speed.metaworld_comparison(
+            measurements, speed.metaworld_reference(args.metaworld_python, args.seconds)
+        )
+        print("\nAgainst Meta-World (measured by --metaworld-python in its own environment)")
+        print(format_table(["comparison", "speed-up"], [(row["what"], f"{row['speedup']:.3g}x") for row in comparison]))
     if args.json:
         atomic_write_json(
             args.json,
@@ -189,6 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 "tasksuite": tasksuite.__version__,
                 "measurements": [m.to_dict() for m in measurements],
                 "peak_rss_mb": memory,
+                "metaworld": comparison,
             },
         )
         print(f"\nwrote {args.json}")
@@ -272,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", metavar="FILE", help="also write the results to this JSON file")
     sub.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    sub.add_argument(
+        "--metaworld-python",
+        metavar="PYTHON",
+        help="a Python interpreter of a separate virtualenv with metaworld installed: also measure Meta-World's "
+        "reach-v3/push-v3 steps and ML10 construction there and compare (never install metaworld beside "
+        "tasksuite: it pins mujoco==3.3.0)",
+    )
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(run=cmd_bench)
     return parser

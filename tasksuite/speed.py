@@ -301,3 +301,55 @@ def vector_env_rss_mb(family_name: str, num_envs: int, steps: int = 100) -> floa
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
+
+
+#: Meta-World's closest task to each of our families' single-env step.
+METAWORLD_COUNTERPART = {"reaching": "reach", "warehouse": "push"}
+
+
+def metaworld_reference(python: str, seconds: float = 0.2) -> dict[str, Any]:
+    """Meta-World's figures, measured by ``python`` (an interpreter whose environment has ``metaworld``).
+
+    Runs :mod:`tasksuite.metaworld_reference` as a script in that interpreter, so
+    that Meta-World's pinned MuJoCo never enters tasksuite's environment.
+    """
+    import json
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).with_name("metaworld_reference.py")
+    result = subprocess.run([python, str(script), str(seconds)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the Meta-World measurement failed in {python}:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def metaworld_comparison(measurements: list[Measurement], metaworld: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows comparing our measurements with Meta-World's: speed-ups of single-env steps and of building."""
+    rows = []
+    by_name = {m.name: m for m in measurements}
+    for family, task in METAWORLD_COUNTERPART.items():
+        ours = by_name.get(f"{family}/step")
+        if ours is not None:
+            theirs = metaworld[task]
+            rows.append(
+                {
+                    "what": f"{family} step vs Meta-World {task}-v3 step",
+                    "ours_per_second": ours.per_second,
+                    "metaworld_per_second": theirs["steps_per_second"],
+                    "speedup": ours.per_second / theirs["steps_per_second"],
+                    "metaworld_overhead_vs_raw_physics": theirs["raw_physics_steps_per_second"]
+                    / theirs["steps_per_second"],
+                }
+            )
+    for m in measurements:
+        if m.name.endswith("/build"):
+            rows.append(
+                {
+                    "what": f"{m.name.removesuffix('/build')} build+reset vs Meta-World ML10 build",
+                    "ours_s": 1.0 / m.per_second,
+                    "metaworld_s": metaworld["ml10_build_s"],
+                    "speedup": metaworld["ml10_build_s"] * m.per_second,
+                }
+            )
+    return rows
