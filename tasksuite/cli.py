@@ -15,7 +15,7 @@ import numpy as np
 
 import tasksuite
 from tasksuite.core.errors import TasksuiteError, UnknownNameError
-from tasksuite.registry import BENCHMARKS, FAMILIES, benchmark_entry, generate_splits
+from tasksuite.registry import benchmark_entries, benchmark_entry, family_entries, generate_splits
 
 DEFAULT_BENCHMARK = "navigation-meta"
 
@@ -33,11 +33,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    families = [(e.name, e.env_id, tasksuite.get_family(e.name).horizon) for e in FAMILIES]
+    families = [(e.name, e.env_id, tasksuite.get_family(e.name).horizon) for e in family_entries()]
     print("Families\n" + format_table(["name", "gymnasium id", "horizon"], families))
     benchmarks = [
         (b.name, b.family, b.setting, b.n_train, b.n_test if b.n_test is not None else "= train", b.n_ood, b.summary)
-        for b in BENCHMARKS
+        for b in benchmark_entries()
     ]
     print(
         "\nBenchmarks\n"
@@ -61,7 +61,7 @@ def _show_family(name: str) -> None:
     print("\nExample tasks (seed 0)")
     for task in examples.train + examples.ood:
         print(f"  {task!r}")
-    used = [b.name for b in BENCHMARKS if b.family == name]
+    used = [b.name for b in benchmark_entries() if b.family == name]
     if used:
         print(f"\nBenchmarks: {', '.join(used)}")
 

@@ -112,14 +112,28 @@ BENCHMARKS: tuple[BenchmarkEntry, ...] = (
 )
 
 
+_plugin_families: list[FamilyEntry] = []
+_plugin_benchmarks: list[BenchmarkEntry] = []
+
+
+def family_entries() -> tuple[FamilyEntry, ...]:
+    """Every registered family: the rows of :data:`FAMILIES`, then those of plugins."""
+    return (*FAMILIES, *_plugin_families)
+
+
+def benchmark_entries() -> tuple[BenchmarkEntry, ...]:
+    """Every registered benchmark: the rows of :data:`BENCHMARKS`, then those of plugins."""
+    return (*BENCHMARKS, *_plugin_benchmarks)
+
+
 def list_families() -> list[str]:
     """Names of all registered families."""
-    return [entry.name for entry in FAMILIES]
+    return [entry.name for entry in family_entries()]
 
 
 def list_benchmarks() -> list[str]:
     """Names of all registered benchmarks."""
-    return [entry.name for entry in BENCHMARKS]
+    return [entry.name for entry in benchmark_entries()]
 
 
 def _lookup(table: tuple[Any, ...], name: str, what: str) -> Any:
@@ -131,14 +145,17 @@ def _lookup(table: tuple[Any, ...], name: str, what: str) -> Any:
 
 
 def family_entry(name: str) -> FamilyEntry:
-    return _lookup(FAMILIES, name, "family")
+    """The registry row of family ``name``."""
+    return _lookup(family_entries(), name, "family")
 
 
 def benchmark_entry(name: str) -> BenchmarkEntry:
-    return _lookup(BENCHMARKS, name, "benchmark")
+    """The registry row of benchmark ``name``."""
+    return _lookup(benchmark_entries(), name, "benchmark")
 
 
 def load_entry_point(entry_point: str) -> Any:
+    """Import ``"package.module:attribute"`` and return the attribute."""
     module, _, attribute = entry_point.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
@@ -184,9 +201,25 @@ def generate_splits(name: str, seed: int = 0) -> Splits:
     )
 
 
+def register_family(entry: FamilyEntry) -> None:
+    """Register a family defined outside tasksuite (a plugin); tasksuite's own families are rows of FAMILIES."""
+    if any(e.name == entry.name or e.env_id == entry.env_id for e in family_entries()):
+        raise ValueError(f"a family named {entry.name!r} or with id {entry.env_id!r} is already registered")
+    _plugin_families.append(entry)
+    register_gymnasium_envs()
+
+
+def register_benchmark(entry: BenchmarkEntry) -> None:
+    """Register a benchmark defined outside tasksuite (it has no published manifest: splits come from the seed)."""
+    if any(e.name == entry.name for e in benchmark_entries()):
+        raise ValueError(f"a benchmark named {entry.name!r} is already registered")
+    family_entry(entry.family)
+    _plugin_benchmarks.append(entry)
+
+
 def register_gymnasium_envs() -> None:
     """Register every family's id with Gymnasium (idempotent)."""
-    for entry in FAMILIES:
+    for entry in family_entries():
         if entry.env_id not in gym.registry:
             gym.register(
                 id=entry.env_id,

@@ -61,6 +61,7 @@ class Measurement:
     ratio: float  # time(subject) / time(reference); below 1 is faster than the reference
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the measurement."""
         return asdict(self)
 
 
@@ -83,11 +84,13 @@ class MinimalEnv(gym.Env):
         self._width = min(observation_space.shape[0], action_space.shape[0])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Back to the origin."""
         super().reset(seed=seed)
         self._state[:] = 0.0
         return self._state.astype(np.float32), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Move by a tenth of the action; reward minus the distance from the origin."""
         self._state[: self._width] += 0.1 * action[: self._width]
         reward = -float(np.sqrt(self._state @ self._state))
         return self._state.astype(np.float32), reward, False, False, {}
@@ -220,7 +223,7 @@ def _forever(items: list[Task]) -> Iterator[Task]:
 
 def scenarios(family: str | None = None) -> list[Scenario]:
     """Every speed scenario, for every registered family (or only ``family``) and benchmark."""
-    from tasksuite.registry import BENCHMARKS
+    from tasksuite.registry import benchmark_entries
 
     families = [family] if family else tasksuite.list_families()
     found: list[Scenario] = []
@@ -228,7 +231,7 @@ def scenarios(family: str | None = None) -> list[Scenario]:
         found.append(_step_scenario(name))
         found += [_batched_scenario(name, n) for n in BATCH_SIZES]
         found.append(_reset_scenario(name))
-    found += [_construction_scenario(b.name) for b in BENCHMARKS if b.family in families]
+    found += [_construction_scenario(b.name) for b in benchmark_entries() if b.family in families]
     return found
 
 

@@ -49,14 +49,17 @@ class Benchmark:
 
     @property
     def train_tasks(self) -> tuple[Task, ...]:
+        """The training tasks."""
         return self.splits.train
 
     @property
     def test_tasks(self) -> tuple[Task, ...]:
+        """The test tasks: the training tasks (multi-task) or new ones (meta)."""
         return self.splits.test
 
     @property
     def ood_tasks(self) -> tuple[Task, ...]:
+        """The OOD tasks of every level, in level order."""
         return self.splits.ood
 
     def tasks(self, split: str) -> tuple[Task, ...]:

@@ -133,6 +133,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._observe(obs), info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply ``action``: ``(obs, reward, terminated, truncated, info)``; truncated at the horizon."""
         obs, reward, terminated, truncated, info = self._advance(self._check_action(action))
         self._elapsed += 1
         if self.render_mode == "human":

@@ -140,6 +140,7 @@ class TaskFamily(ABC):
         return level
 
     def get_ood_level(self, name: str) -> OODLevel:
+        """The declared OOD level called ``name``."""
         for level in self.ood_levels:
             if level.name == name:
                 return level

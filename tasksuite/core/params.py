@@ -42,6 +42,7 @@ class Continuous:
 
     @property
     def allowed(self) -> str:
+        """The accepted range, as shown in errors and docs."""
         unit = f" {self.unit}" if self.unit else ""
         return f"[{self.low:g}, {self.high:g}]{unit}"
 
@@ -61,6 +62,7 @@ class Continuous:
 
     @property
     def encoding_size(self) -> int:
+        """Entries this parameter takes in the task encoding."""
         return 1
 
     def encode(self, value: ParamValue) -> list[float]:
@@ -85,6 +87,7 @@ class Categorical:
 
     @property
     def allowed(self) -> str:
+        """The accepted choices, as shown in errors and docs."""
         if len(self.choices) > 8:
             return f"one of {len(self.choices)} names ({', '.join(self.choices[:3])}, ...)"
         return "one of " + ", ".join(repr(c) for c in self.choices)
@@ -99,6 +102,7 @@ class Categorical:
 
     @property
     def encoding_size(self) -> int:
+        """Entries this parameter takes in the task encoding (one per choice)."""
         return len(self.choices)
 
     def encode(self, value: ParamValue) -> list[float]:
@@ -128,6 +132,7 @@ class ParameterSpace:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Parameter names in declaration order."""
         return tuple(p.name for p in self.params)
 
     def __getitem__(self, name: str) -> Parameter:
@@ -154,6 +159,7 @@ class ParameterSpace:
 
     @property
     def encoding_size(self) -> int:
+        """Length of :meth:`encode`'s vector."""
         return sum(p.encoding_size for p in self.params)
 
     def encode(self, values: Mapping[str, ParamValue]) -> np.ndarray:

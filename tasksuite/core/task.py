@@ -31,7 +31,6 @@ class Task:
 
     Attributes:
         family: registered family name, e.g. ``"navigation"``.
-        params: read-only mapping of parameter name to value.
         ood_level: name of the OOD level the task falls in, ``None`` inside the
             training support.
         distance: distance from the training support in the family's units,
@@ -67,6 +66,7 @@ class Task:
 
     @property
     def params(self) -> Mapping[str, ParamValue]:
+        """Read-only mapping of parameter name to value."""
         return self._params
 
     @property
@@ -76,6 +76,7 @@ class Task:
 
     @property
     def in_distribution(self) -> bool:
+        """Whether the task lies inside the family's training support."""
         return self.ood_level is None
 
     def __getitem__(self, name: str) -> ParamValue:

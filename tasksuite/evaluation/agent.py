@@ -100,6 +100,7 @@ class AgentBase:
         """Nothing to prepare."""
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """The action for ``obs``: the one hook every agent must implement."""
         raise NotImplementedError(f"{type(self).__name__} must implement act(obs)")
 
     def observe(self, transition: Transition) -> None:
@@ -132,6 +133,7 @@ class PolicyAgent(AgentBase):
             self._policy = self._make_policy(context)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """The wrapped policy's action."""
         if self._policy is None:
             raise RuntimeError("begin_task must be called before act")
         return self._policy(obs)

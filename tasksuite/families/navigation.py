@@ -20,7 +20,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -41,8 +41,24 @@ _MAX_ACTION_SCALE = 4.0
 # ---------------------------------------------------------------------- goal regions (training supports)
 
 
+class GoalRegion(Protocol):
+    """The support of a preset's training goals."""
+
+    def sample(self, rng: np.random.Generator) -> tuple[float, float]:
+        """A goal from the training distribution."""
+        ...
+
+    def distance(self, x: float, y: float) -> float:
+        """Euclidean distance from ``(x, y)`` to the support (0 inside it)."""
+        ...
+
+    def outline(self) -> np.ndarray:
+        """Points to draw the support: a polygon, or the support's points themselves."""
+        ...
+
+
 @dataclass(frozen=True)
-class HalfDisc:
+class HalfDisc(GoalRegion):
     """Goals with ``y >= 0`` and norm ``<= radius``, area-uniform."""
 
     radius: float
@@ -65,7 +81,7 @@ class HalfDisc:
 
 
 @dataclass(frozen=True)
-class Square:
+class Square(GoalRegion):
     """Goals uniform in ``[-half, half]^2``."""
 
     half: float
@@ -83,7 +99,7 @@ class Square:
 
 
 @dataclass(frozen=True)
-class ArcPoints:
+class ArcPoints(GoalRegion):
     """``count`` goals equally spaced on the upper semicircle of ``radius``, angles 0..pi inclusive."""
 
     radius: float
@@ -91,6 +107,7 @@ class ArcPoints:
 
     @functools.cached_property
     def points(self) -> np.ndarray:
+        """The ``count`` goals, one row each."""
         angles = np.linspace(0.0, math.pi, num=self.count)
         return self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
@@ -103,9 +120,6 @@ class ArcPoints:
 
     def outline(self) -> np.ndarray:
         return self.points
-
-
-GoalRegion = HalfDisc | Square | ArcPoints
 
 
 @dataclass(frozen=True)
