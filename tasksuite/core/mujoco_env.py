@@ -108,10 +108,15 @@ class MujocoTaskEnv(TaskEnv):
         self._last_obs: np.ndarray | None = None
         self._last_reward = 0.0
 
-    def set_model(self, model: Any) -> None:
-        """Simulate another compiled model (families whose tasks change geometry); resets ``self.data``."""
+    def set_model(self, model: Any, data: Any = None) -> None:
+        """Simulate another compiled model (families whose tasks change geometry).
+
+        ``data`` is an ``MjData`` of ``model`` to reuse (one kept from an earlier
+        switch: allocating one costs more than a dozen physics steps); by default
+        a new one is made. Reset it before simulating.
+        """
         self.model = model
-        self.data = self._mujoco.MjData(model)
+        self.data = self._mujoco.MjData(model) if data is None else data
         self._close_renderers()
 
     # ------------------------------------------------------------------ hooks
