@@ -332,10 +332,10 @@ def shape_model(name: str) -> ShapeModel:
     spec = mujoco.MjSpec.from_file(asset_path(WarehouseEnv.model_file))
     # The scene's placeholder inertial gives way to the inertia of the product's geoms.
     spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_TRUE
-    body = spec.body("object")
+    body = spec.body("product")
     for index, part in enumerate(product_shape.parts):
         body.add_geom(
-            name=f"object_{index}",
+            name=f"product_{index}",
             type=getattr(mujoco.mjtGeom, f"mjGEOM_{part.geom.upper()}"),
             size=[*part.size, 0.0, 0.0][:3],
             pos=list(part.pos),
@@ -347,7 +347,7 @@ def shape_model(name: str) -> ShapeModel:
             conaffinity=3,
         )
     model = spec.compile()
-    product = model.body("object").id
+    product = model.body("product").id
     first_geom = int(model.body_geomadr[product])
     return ShapeModel(
         model=model,
