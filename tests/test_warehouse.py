@@ -1,6 +1,7 @@
 """Warehouse family: the catalogue, its splits, the model cache, the physics the tasks change, the oracle."""
 
 import math
+import pickle
 import re
 from collections import Counter
 
@@ -142,6 +143,20 @@ def test_a_shape_compiles_once_per_process_and_an_env_reuses_its_copy():
     assert other.model is not first_model and shape_model("cyl-small-can").model not in (first_model, other.model)
 
 
+def test_a_pickled_env_carries_only_the_shape_it_simulates():
+    first, second = FAMILY.task(shape="box-small-flat"), FAMILY.task(shape="ellipsoid-large-oval")
+    env = FAMILY.make_env(first).unwrapped
+    env.reset(seed=0, options={"task": second})
+    env.step(np.ones(2, dtype=np.float32))
+    clone = pickle.loads(pickle.dumps(env))
+    assert list(clone._simulations) == ["ellipsoid-large-oval"] and len(env._simulations) == 2
+    action = np.array([0.5, -1.0], dtype=np.float32)
+    np.testing.assert_array_equal(env.step(action)[0], clone.step(action)[0])
+    for each in (env, clone):
+        each.reset(seed=1, options={"task": first})
+    np.testing.assert_array_equal(env.step(action)[0], clone.step(action)[0])
+
+
 def test_mass_friction_and_goal_are_written_into_the_model_in_place():
     env = FAMILY.make_env(FAMILY.task(shape="box-large-flat")).unwrapped
     model = env.model
@@ -155,6 +170,16 @@ def test_mass_friction_and_goal_are_written_into_the_model_in_place():
     np.testing.assert_allclose(model.geom_friction[compiled.product_geoms, 0], 0.6 * product.friction)
     np.testing.assert_allclose(model.site_pos[compiled.goal_site][:2], [0.0, 0.25], atol=1e-12)
     assert compiled.model.body_mass[compiled.product_body] == pytest.approx(product.mass, abs=5e-5)  # untouched
+
+
+def test_rendering_follows_the_shape_across_a_switch():
+    env = FAMILY.make_env(FAMILY.task(shape="box-large-wide"), render_mode="rgb_array", width=160, height=120)
+    env.reset(seed=0)
+    box = env.render()
+    env.reset(seed=0, options={"task": FAMILY.task(shape="cyl-large-tall")})
+    cylinder = env.render()
+    assert box.shape == cylinder.shape == (120, 160, 3) and np.abs(box.astype(int) - cylinder).sum() > 0
+    env.close()
 
 
 # ---------------------------------------------------------------------- physics and observation

@@ -116,9 +116,15 @@ class ProductShape:
     @property
     def extent(self) -> tuple[float, float, float]:
         """Size of the bounding box (x, y, z) in metres."""
-        lows = [min(p.pos[i] - p.half_extent[i] for p in self.parts) for i in range(3)]
-        highs = [max(p.pos[i] + p.half_extent[i] for p in self.parts) for i in range(3)]
-        return tuple(round(h - lo, 4) for lo, h in zip(lows, highs, strict=True))  # type: ignore[return-value]
+        x, y, z = (
+            round(
+                max(p.pos[i] + p.half_extent[i] for p in self.parts)
+                - min(p.pos[i] - p.half_extent[i] for p in self.parts),
+                4,
+            )
+            for i in range(3)
+        )
+        return x, y, z
 
     @property
     def radius(self) -> float:
@@ -573,6 +579,10 @@ class WarehouseEnv(MujocoTaskEnv):
       40 ms. Success: the product's centre within 0.05 m of the goal at the last step.
     * Info: ``success`` and ``distance_to_goal``.
 
+    A task of another shape swaps in that shape's model (compiled once per
+    process, copied once per env); mass, friction and the goal are written into
+    the model in place.
+
     Version history: v0, initial release.
     """
 
@@ -621,12 +631,6 @@ class WarehouseEnv(MujocoTaskEnv):
         model.site_pos[compiled.goal_site, :2] = self._goal
         self._mujoco.mj_setConst(model, self.data)  # constants derived from masses (the solver's inverse weights)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        # the other shapes' simulations are a cache: a copy carries the current one only
-        state["_simulations"] = {self._shape: (self.model, self.data)} if self._shape else {}
-        return state
-
     def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._reset_physics()
         yaw, direction = self.np_random.uniform(-math.pi, math.pi, size=2)
@@ -651,3 +655,9 @@ class WarehouseEnv(MujocoTaskEnv):
         to_goal = math.hypot(product_x - self._goal[0], product_y - self._goal[1])
         to_product = math.hypot(pusher_x - product_x, pusher_y - product_y)
         return -to_goal - 0.1 * to_product, False, {"success": to_goal <= GOAL_RADIUS, "distance_to_goal": to_goal}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # the other shapes' simulations are a cache: a copy carries the current one only
+        state["_simulations"] = {self._shape: (self.model, self.data)} if self._shape else {}
+        return state
