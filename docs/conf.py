@@ -25,7 +25,8 @@ extensions = [
     "tasksuite_docs",
 ]
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "_ext", "examples/**/output"]
+# families/*.md are hand-written design notes, included into the generated family pages.
+exclude_patterns = ["_build", "_ext", "examples/**/output", "families/*.md"]
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 autodoc_default_options = {"members": True, "show-inheritance": True, "member-order": "bysource"}

@@ -70,6 +70,7 @@ FAMILIES: tuple[FamilyEntry, ...] = (
     FamilyEntry("navigation", "tasksuite/Navigation-v0", _NAV, vector_entry_point=_NAV_VEC),
     FamilyEntry("navigation-maml", "tasksuite/NavigationMAML-v0", _NAV, {"preset": "maml"}, _NAV_VEC),
     FamilyEntry("point-robot-sparse", "tasksuite/PointRobotSparse-v0", _NAV, {"preset": "pearl-sparse"}, _NAV_VEC),
+    FamilyEntry("warehouse", "tasksuite/Warehouse-v0", "tasksuite.families.warehouse:WarehouseEnv"),
 )
 
 BENCHMARKS: tuple[BenchmarkEntry, ...] = (
@@ -90,6 +91,26 @@ BENCHMARKS: tuple[BenchmarkEntry, ...] = (
         n_test=20,
         n_ood=20,
         summary="Adapt to new goals on the upper half-disc; OOD goals below it and beyond radius 1.",
+    ),
+    BenchmarkEntry(
+        "warehouse-multitask",
+        "warehouse",
+        "multi-task",
+        n_train=50,
+        n_test=None,
+        n_ood=10,
+        summary="The 50 known product shapes, one goal each; test on the same tasks. OOD: heavier, lighter, "
+        "slipperier or grippier products and the held-out T-shapes.",
+    ),
+    BenchmarkEntry(
+        "warehouse-meta",
+        "warehouse",
+        "meta",
+        n_train=40,
+        n_test=10,
+        n_ood=10,
+        summary="Train on 40 product shapes, adapt to 10 held-out shapes of the same classes (two per class); "
+        "OOD as in warehouse-multitask.",
     ),
     BenchmarkEntry(
         "maml-navigation",

@@ -25,7 +25,7 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def family_page(name: str, images: Path) -> str:
+def family_page(name: str, images: Path, notes: Path) -> str:
     family = tasksuite.get_family(name)
     info = family.describe()
     env_class = load_entry_point(family_entry(name).entry_point)
@@ -33,6 +33,11 @@ def family_page(name: str, images: Path) -> str:
         f"# {name}",
         f"`{info['env_id']}` · horizon {info['horizon']} steps · version {info['version']}",
         info["summary"],
+        *(
+            [f"```{{include}} ../../families/{name}.md\n:relative-images:\n:heading-offset: 1\n```"]
+            if notes.exists()
+            else []
+        ),
         "## Environment",
         inspect.cleandoc(env_class.__doc__ or ""),
         "## Training distribution",
@@ -57,7 +62,7 @@ def family_page(name: str, images: Path) -> str:
         "## Example tasks (seed 0)",
         "```text\n" + "\n".join(repr(t) for t in examples.train + examples.ood) + "\n```",
     ]
-    pictures = sorted(images.glob(f"{name}-*.png"))
+    pictures = [] if notes.exists() else sorted(images.glob(f"{name}-*.png"))  # notes place their own
     if pictures:
         parts.append("## Pictures")
         parts += [f"![{p.stem}](../../images/{p.name})" for p in pictures]
@@ -105,7 +110,8 @@ def generate(app) -> None:
         "```{toctree}\n:maxdepth: 1\n",
     ]
     for name in tasksuite.list_families():
-        _write(root / "families" / f"{name}.md", family_page(name, images))
+        notes = Path(app.srcdir) / "families" / f"{name}.md"
+        _write(root / "families" / f"{name}.md", family_page(name, images, notes))
         toc[-1] += f"families/{name}\n"
     toc[-1] += "```"
     _write(root / "families.md", "\n\n".join(toc) + "\n")
