@@ -22,6 +22,9 @@ from tasksuite.core.env import TaskEnv, TaskLike
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.family import TaskFamily
 
+# MUJOCO_GL values that ask for offscreen rendering without a display.
+_HEADLESS_GL = ("egl", "osmesa")
+
 
 def _mujoco() -> Any:
     try:
@@ -62,14 +65,18 @@ class MujocoTaskEnv(TaskEnv):
     * ``_observation()``: the observation after a step;
     * ``_evaluate(obs)``: ``(reward, terminated, info)``, with ``info["success"]``.
 
-    If the simulation diverges (MuJoCo resets itself on NaN or huge
-    accelerations, or a non-finite observation appears), the step returns the
-    last valid observation and reward, truncates the episode and sets
-    ``info["physics_unstable"] = True``.
+    If the simulation diverges (MuJoCo resets itself on NaN or huge positions,
+    velocities or accelerations, or an observation leaves
+    ``base_observation_space``, NaN included), the step returns the last valid
+    observation and reward, truncates the episode and sets
+    ``info["physics_unstable"] = True``; so does every further step until the
+    next ``reset``. Declare bounds the physics cannot reach unless it exploded.
 
     ``render_mode="rgb_array"`` renders offscreen with ``mujoco.Renderer``
     (headless: set ``MUJOCO_GL=egl`` or ``osmesa``); ``"human"`` opens MuJoCo's
-    passive viewer, which needs a display.
+    passive viewer, which needs a display (with no display but ``MUJOCO_GL``
+    set headless, it draws offscreen and shows nothing, as pygame's dummy
+    video driver does; with neither, it raises).
     """
 
     model_file: ClassVar[str]
@@ -88,6 +95,10 @@ class MujocoTaskEnv(TaskEnv):
     ) -> None:
         super().__init__(family, task, render_mode, task_observable)
         self._mujoco = _mujoco()
+        warning = self._mujoco.mjtWarning
+        self._divergence_warnings = tuple(
+            int(kind) for kind in (warning.mjWARN_BADQPOS, warning.mjWARN_BADQVEL, warning.mjWARN_BADQACC)
+        )
         self.model = load_model(self.model_file)
         self.data = self._mujoco.MjData(self.model)
         self.width, self.height = int(width), int(height)
@@ -132,14 +143,22 @@ class MujocoTaskEnv(TaskEnv):
 
     def _advance(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._set_control(action)
-        time_after = self.data.time + self.frame_skip * self.model.opt.timestep
         self._mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
         obs = self._observation()
-        # MuJoCo resets a diverging simulation to time 0 (mjWARN_BADQACC etc.): a clock that fell
-        # behind is the cheapest sign that the state jumped.
-        if self.data.time < time_after - 0.5 * self.model.opt.timestep or not np.isfinite(obs).all():
+        # MuJoCo resets a diverging simulation and counts a warning (cleared by mj_resetData), also
+        # within an episode's first step, where the clock would not show the jump. A state beyond
+        # the declared bounds has exploded too; NaN fails both comparisons.
+        warnings = self.data.warning.number
+        bad_qpos, bad_qvel, bad_qacc = self._divergence_warnings
+        space = self.base_observation_space
+        if (
+            warnings[bad_qpos]
+            or warnings[bad_qvel]
+            or warnings[bad_qacc]
+            or not ((obs >= space.low) & (obs <= space.high)).all()
+        ):
             assert self._last_obs is not None
-            return self._last_obs, self._last_reward, False, True, {"success": False, "physics_unstable": True}
+            return self._last_obs.copy(), self._last_reward, False, True, {"success": False, "physics_unstable": True}
         reward, terminated, info = self._evaluate(obs)
         self._last_obs, self._last_reward = obs, reward
         return obs, reward, terminated, False, info
@@ -148,13 +167,14 @@ class MujocoTaskEnv(TaskEnv):
 
     def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
-            if self._renderer is None:
-                self._renderer = self._mujoco.Renderer(self.model, self.height, self.width)
-            self._renderer.update_scene(self.data, camera=self.camera)
-            return self._renderer.render()
+            return self._offscreen_frame()
         if self.render_mode == "human":
             if self._viewer is None:
                 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+                    if os.environ.get("MUJOCO_GL") in _HEADLESS_GL:
+                        # Headless on purpose (as pygame's dummy video driver): draw, show nothing.
+                        self._offscreen_frame()
+                        return None
                     raise TasksuiteError(
                         "render_mode='human' opens MuJoCo's viewer and needs a display; "
                         "use render_mode='rgb_array' on a headless machine"
@@ -164,6 +184,12 @@ class MujocoTaskEnv(TaskEnv):
                 self._viewer = mujoco.viewer.launch_passive(self.model, self.data)
             self._viewer.sync()
         return None
+
+    def _offscreen_frame(self) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = self._mujoco.Renderer(self.model, self.height, self.width)
+        self._renderer.update_scene(self.data, camera=self.camera)
+        return self._renderer.render()
 
     def _close_renderers(self) -> None:
         if self._renderer is not None:
