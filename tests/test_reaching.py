@@ -52,6 +52,8 @@ def test_constants_agree_with_the_compiled_arm():
     stall, back_emf = model.actuator_gainprm[:, 0], -model.actuator_biasprm[:, 2]
     assert ", ".join(f"{t:g}" for t in stall) in FAMILY.space["actuator_gain"].doc  # "20, 50, 30 N m"
     np.testing.assert_allclose(stall / back_emf, 10.0)  # no-load speed, as documented
+    env = FAMILY.make_env().unwrapped
+    assert env.metadata["render_fps"] == pytest.approx(1 / env.dt)
 
 
 def test_inverse_kinematics_puts_the_end_effector_on_every_target_within_the_joint_limits():

@@ -1,11 +1,17 @@
 """Reaching: a 3-DoF MuJoCo arm must bring its end effector to a 3-D target it cannot see.
 
 The arm (``assets/reaching.xml``) stands on a pedestal: base yaw, shoulder
-pitch and elbow pitch joints, two 0.35 m links, torque motors, gravity. A task
-fixes the target position and the arm's dynamics: the payload welded to the
-end effector, the joints' viscous damping and the motors' strength. Tasks are
-applied by writing those numbers into the env's compiled ``MjModel``; the XML
-is compiled once per process, never per task.
+pitch and elbow pitch joints, two 0.35 m links, DC motors (torque falls with
+speed, to zero at the no-load speed), gravity. A task fixes the target
+position and the arm's dynamics: the payload welded to the end effector, the
+joints' viscous damping and the motors' voltage. Tasks are applied by writing
+those numbers into the env's compiled ``MjModel``; the XML is compiled once
+per process, never per task.
+
+Timing: physics steps of 10 ms (implicitfast integration, stable for every
+accepted task), 5 per env step, so the agent acts at 20 Hz; 50 steps make a
+2.5 s episode (250 physics steps). The oracle gets within the success radius
+in under 1 s, so an episode leaves time to explore and then hold.
 
 Training tasks put the target in a box in front of the arm and vary the
 dynamics a little; out-of-distribution tasks move the target out of that box
@@ -215,7 +221,10 @@ class ArmModel:
     """The ids of a reaching ``MjModel`` and the one way a task's parameters are written into it."""
 
     def __init__(self, model: Any) -> None:
+        import mujoco
+
         self.model = model
+        self._scratch = mujoco.MjData(model)  # for mj_setConst; allocating one per task costs ~1 ms
         self.nominal_stall_torque = model.actuator_gainprm[:, 0].copy()
         self.target_site = model.site("target").id
         self.end_effector_site = model.site("end_effector").id
@@ -237,7 +246,7 @@ class ArmModel:
         model.actuator_gainprm[:, 0] = self.nominal_stall_torque * float(params["actuator_gain"])
         # Recompute what the compiler derives from masses (subtree masses, the constraint
         # solver's inverse weights), so that a task behaves the same whatever came before it.
-        mujoco.mj_setConst(model, mujoco.MjData(model))
+        mujoco.mj_setConst(model, self._scratch)
 
 
 def inverse_kinematics(model: Any, target: tuple[float, float, float]) -> np.ndarray:
@@ -308,8 +317,11 @@ class ReachingEnv(MujocoTaskEnv):
     * Observation (float32, 9): joint angles (yaw, shoulder, elbow; rad), joint
       velocities (rad/s), end-effector position (x, y, z; m), plus the task
       encoding when ``task_observable=True``. The target is not observed.
-    * Action (3): motor commands in ``[-1, 1]``; command 1 applies the motor's
-      peak torque (nominal 20, 50, 30 N m times ``actuator_gain``).
+    * Action (3): motor commands in ``[-1, 1]`` (yaw, shoulder, elbow). A
+      motor's torque is ``stall * command - back_emf * joint velocity``:
+      command 1 at rest gives the stall torque (20, 50, 30 N m times
+      ``actuator_gain``), and no command turns a joint faster than the
+      no-load speed (10 rad/s times ``actuator_gain``).
     * Reward: ``-distance`` (m) from the end effector to the target after the step.
     * Episode: starts near the home pose (upper arm up, forearm forward) with
       joint angles and velocities perturbed by up to 0.05; 50 steps of 0.05 s
@@ -387,7 +399,7 @@ class ReachingEnv(MujocoTaskEnv):
         return np.concatenate((self._qpos, self._qvel, self._end_effector), dtype=np.float32)
 
     def _evaluate(self, obs: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
-        distance = math.dist(self._end_effector, self._target)
+        distance = math.dist(self._end_effector.tolist(), self._target)  # a list: cheaper to iterate than an array
         return -distance, False, {"success": distance <= SUCCESS_RADIUS, "distance_to_target": distance}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
