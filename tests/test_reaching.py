@@ -172,6 +172,13 @@ def test_heavier_payload_needs_more_torque_to_hold():
 # ---------------------------------------------------------------------- instability
 
 
+@pytest.fixture
+def mujoco_log_elsewhere(tmp_path, monkeypatch):
+    """MuJoCo appends its instability warnings to MUJOCO_LOG.TXT in the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.usefixtures("mujoco_log_elsewhere")
 def test_exploding_velocity_truncates_with_a_flag_and_no_nan():
     env = FAMILY.make_env(FAMILY.task())
     env.reset(seed=0)
@@ -189,6 +196,7 @@ def test_exploding_velocity_truncates_with_a_flag_and_no_nan():
     assert "physics_unstable" not in env.step(action)[4]
 
 
+@pytest.mark.usefixtures("mujoco_log_elsewhere")
 def test_divergence_in_the_first_step_is_caught_too():
     """MuJoCo resets a NaN/huge state itself; on the first step of an episode the clock cannot show it."""
     env = FAMILY.make_env(FAMILY.task())
