@@ -69,8 +69,8 @@ class MujocoTaskEnv(TaskEnv):
     velocities or accelerations, or an observation leaves
     ``base_observation_space``, NaN included), the step returns the last valid
     observation and reward, truncates the episode and sets
-    ``info["physics_unstable"] = True``; so does every further step until the
-    next ``reset``. Declare bounds the physics cannot reach unless it exploded.
+    ``info["physics_unstable"] = True``: the episode is over, call ``reset``.
+    Declare observation bounds that only an exploded simulation leaves.
 
     ``render_mode="rgb_array"`` renders offscreen with ``mujoco.Renderer``
     (headless: set ``MUJOCO_GL=egl`` or ``osmesa``); ``"human"`` opens MuJoCo's
@@ -148,13 +148,13 @@ class MujocoTaskEnv(TaskEnv):
         # MuJoCo resets a diverging simulation and counts a warning (cleared by mj_resetData), also
         # within an episode's first step, where the clock would not show the jump. A state beyond
         # the declared bounds has exploded too; NaN fails both comparisons.
-        warnings = self.data.warning.number
+        counts = self.data.warning.number
         bad_qpos, bad_qvel, bad_qacc = self._divergence_warnings
         space = self.base_observation_space
         if (
-            warnings[bad_qpos]
-            or warnings[bad_qvel]
-            or warnings[bad_qacc]
+            counts[bad_qpos]
+            or counts[bad_qvel]
+            or counts[bad_qacc]
             or np.count_nonzero((obs >= space.low) & (obs <= space.high)) != obs.size  # cheaper than .all()
         ):
             assert self._last_obs is not None
