@@ -71,6 +71,7 @@ FAMILIES: tuple[FamilyEntry, ...] = (
     FamilyEntry("navigation-maml", "tasksuite/NavigationMAML-v0", _NAV, {"preset": "maml"}, _NAV_VEC),
     FamilyEntry("point-robot-sparse", "tasksuite/PointRobotSparse-v0", _NAV, {"preset": "pearl-sparse"}, _NAV_VEC),
     FamilyEntry("warehouse", "tasksuite/Warehouse-v0", "tasksuite.families.warehouse:WarehouseEnv"),
+    FamilyEntry("reaching", "tasksuite/Reaching-v0", "tasksuite.families.reaching:ReachingEnv"),
 )
 
 BENCHMARKS: tuple[BenchmarkEntry, ...] = (
@@ -129,6 +130,24 @@ BENCHMARKS: tuple[BenchmarkEntry, ...] = (
         n_test=20,
         n_ood=20,
         summary="PEARL's sparse point robot: 100 goals on the unit semicircle, 80 train / 20 test.",
+    ),
+    BenchmarkEntry(
+        "reaching-multitask",
+        "reaching",
+        "multi-task",
+        n_train=10,
+        n_test=None,
+        n_ood=10,
+        summary="10 known arm-reaching tasks (target, payload, damping, motor strength), task observed.",
+    ),
+    BenchmarkEntry(
+        "reaching-meta",
+        "reaching",
+        "meta",
+        n_train=50,
+        n_test=20,
+        n_ood=20,
+        summary="Adapt to a hidden target and unknown arm dynamics; OOD targets out of the box, heavier payloads.",
     ),
 )
 

@@ -153,14 +153,14 @@ class MujocoTaskEnv(TaskEnv):
         # MuJoCo resets a diverging simulation and counts a warning (cleared by mj_resetData), also
         # within an episode's first step, where the clock would not show the jump. A state beyond
         # the declared bounds has exploded too; NaN fails both comparisons.
-        warnings = self.data.warning.number
+        counts = self.data.warning.number
         bad_qpos, bad_qvel, bad_qacc = self._divergence_warnings
         space = self.base_observation_space
         if (
-            warnings[bad_qpos]
-            or warnings[bad_qvel]
-            or warnings[bad_qacc]
-            or not ((obs >= space.low) & (obs <= space.high)).all()
+            counts[bad_qpos]
+            or counts[bad_qvel]
+            or counts[bad_qacc]
+            or np.count_nonzero((obs >= space.low) & (obs <= space.high)) != obs.size  # cheaper than .all()
         ):
             assert self._last_obs is not None
             return self._last_obs.copy(), self._last_reward, False, True, {"success": False, "physics_unstable": True}
