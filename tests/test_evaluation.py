@@ -208,3 +208,17 @@ def test_normalized_returns_in_the_records_match_the_references(tmp_path):
         expected = (record["ret"] - ref["random"]) / (ref["oracle"] - ref["random"])
         assert record["normalized"] == pytest.approx(expected)
         assert ref["oracle"] == pytest.approx(np.mean(ref["oracle_returns"]))
+
+
+def test_a_task_where_the_oracle_does_not_beat_random_is_flagged_not_divided_by(tmp_path):
+    evaluate(tmp_path, RANDOM, "navigation-meta", "meta-test", max_tasks=2, **CHEAP)
+    refs = json.loads((tmp_path / "references.json").read_text())
+    flat = sorted(refs)[0]
+    refs[flat]["oracle_returns"] = refs[flat]["random_returns"]  # as if the oracle were no better than random
+    (tmp_path / "references.json").write_text(json.dumps(refs))
+    summary = redraw_report(tmp_path)
+    assert summary["degenerate_references"] == [flat]
+    assert set(summary["protocols"]["meta-test"]["splits"]["test"]["per_task"]) == set(refs) - {flat}
+    records = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert all((r["normalized"] is None) == (r["task_id"] == flat) for r in records)
+    assert f"`{flat}`" in (tmp_path / "report.md").read_text()

@@ -126,6 +126,7 @@ def evaluate(
     if max_tasks is not None:
         _count("max_tasks", max_tasks, 1)
 
+    runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)
     results.prepare(
         {
@@ -155,7 +156,7 @@ def evaluate(
     )
     units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks)
     tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
-    with Runner(backend, workers) as runner:
+    with runner:
         references = _references(runner, bench.family, tasks, reference_episodes, progress)
         results.save_references({task.id: references[task.id].to_dict() for task in tasks})
         jobs = [
