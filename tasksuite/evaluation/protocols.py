@@ -179,6 +179,7 @@ def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list
         "task_id": task.id,
         "ood_level": task.ood_level,
         "distance": task.distance,
+        "params": dict(task.params),
         "seed": unit.seed,
         "privileged": is_privileged(agent),
     }

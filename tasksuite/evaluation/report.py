@@ -123,12 +123,14 @@ def _curve(records: Records, split: str) -> list[dict[str, Any]]:
 def _transfer_summary(records: Records) -> dict[str, Any]:
     everything = _scores(records, ["train"], "all")
     alone = _scores(records, ["train"], "single")
+    labels = task_labels({r["task_id"]: r["params"] for r in records if r["variant"] == "all"})
     tasks = []
     for tid in sorted(set(everything) & set(alone)):
         score_all, score_single = float(np.mean(everything[tid])), float(np.mean(alone[tid]))
         tasks.append(
             {
                 "task_id": tid,
+                "label": labels[tid],
                 "all": score_all,
                 "single": score_single,
                 "ratio": score_all / score_single if score_single > RATIO_FLOOR else None,
@@ -141,6 +143,16 @@ def _transfer_summary(records: Records) -> dict[str, Any]:
         "single": aggregate(alone).to_dict() if alone else None,
         "tasks": tasks,
         "negative_transfer": [t["task_id"] for t in tasks if t["negative_transfer"]],
+    }
+
+
+def task_labels(params: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Short readable names of tasks: the parameters that differ between them (else the id)."""
+    varying = [name for name in next(iter(params.values()), {}) if len({str(p[name]) for p in params.values()}) > 1]
+    return {
+        tid: ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items() if k in varying)
+        or tid
+        for tid, p in params.items()
     }
 
 
@@ -264,12 +276,14 @@ def _transfer_lines(section: dict[str, Any]) -> list[str]:
         f"Negative transfer (all-task score more than {section['tolerance']} below single-task) "
         f"on {flagged} of {len(section['tasks'])} task(s).",
         "",
-        "| task | all tasks | this task alone | ratio | negative transfer |",
-        "|---|---|---|---|---|",
+        "| task | id | all tasks | this task alone | ratio | negative transfer |",
+        "|---|---|---|---|---|---|",
     ]
     for t in section["tasks"]:
         flag = "**yes**" if t["negative_transfer"] else "no"
-        lines.append(f"| `{t['task_id']}` | {t['all']:.3f} | {t['single']:.3f} | {_fmt(t['ratio'])} | {flag} |")
+        lines.append(
+            f"| {t['label']} | `{t['task_id']}` | {t['all']:.3f} | {t['single']:.3f} | {_fmt(t['ratio'])} | {flag} |"
+        )
     return [*lines, ""]
 
 
@@ -363,13 +377,15 @@ def _ood_figure(figure: Any, section: dict[str, Any], config: dict[str, Any]) ->
 
 def _transfer_figure(figure: Any, section: dict[str, Any]) -> Any:
     ax = figure.subplots()
-    tasks = section["tasks"]
+    # Worst transfer first; tasks without a ratio (single-task agent failed) last, marked n/a.
+    tasks = sorted(section["tasks"], key=lambda t: (t["ratio"] is None, t["ratio"] or 0.0))
     x = np.arange(len(tasks))
     ratios = [t["ratio"] if t["ratio"] is not None else 0.0 for t in tasks]
     colors = ["tab:red" if t["negative_transfer"] else "tab:blue" for t in tasks]
-    ax.bar(x, ratios, color=colors)
+    bars = ax.bar(x, ratios, color=colors)
+    ax.bar_label(bars, ["n/a" if t["ratio"] is None else f"{t['ratio']:.2f}" for t in tasks], fontsize=7)
     ax.axhline(1.0, color="black", linewidth=1)
-    ax.set_xticks(x, [t["task_id"].rpartition("-")[2][:6] for t in tasks], rotation=60, fontsize=7)
+    ax.set_xticks(x, [t["label"] for t in tasks], rotation=60, ha="right", fontsize=7)
     ax.set(xlabel="task", ylabel="score trained on all tasks / on this task alone")
     ax.set_title("Transfer ratio per task (red: negative transfer)")
     return figure
