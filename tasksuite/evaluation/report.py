@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import textwrap
 from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +50,12 @@ def summarize(
         if protocol != "multi-task":
             section["curves"] = {s: _curve(records, s) for s in splits}
         if protocol == "ood-sweep":
+            distance = {r["task_id"]: r["distance"] for r in records}
             section["tasks"] = [
-                {"task_id": tid, "split": split, "distance": distance, "score": float(np.mean(scores))}
-                for (split, tid, distance), scores in _scores(records, splits, with_split=True).items()
+                {"task_id": tid, "split": split, "distance": distance[tid], "score": score}
+                for split, agg in section["splits"].items()
+                if agg is not None
+                for tid, score in agg["per_task"].items()
             ]
         sections[protocol] = section
     return {
@@ -79,22 +81,20 @@ def normalized_records(records: Records, references: dict[str, Reference]) -> Re
     return out
 
 
-def _scores(records: Records, splits: Iterable[str], variant: str = "agent", with_split: bool = False) -> dict:
+def _scores(records: Records, split: str, variant: str = "agent") -> dict[str, list[float]]:
     """Per task, one score per seed: the mean normalized return of the evaluation episodes."""
-    wanted = set(splits)
-    by_trial: dict[tuple, list[float]] = defaultdict(list)
+    by_trial: dict[tuple[str, int], list[float]] = defaultdict(list)
     for r in records:
-        if r["split"] in wanted and r["variant"] == variant and not r["adaptation"] and r["normalized"] is not None:
-            task = (r["split"], r["task_id"], r["distance"]) if with_split else r["task_id"]
-            by_trial[(task, r["seed"])].append(r["normalized"])
-    per_task: dict[Any, list[float]] = defaultdict(list)
-    for (task, _seed), values in sorted(by_trial.items(), key=lambda item: str(item[0])):
-        per_task[task].append(float(np.mean(values)))
+        if r["split"] == split and r["variant"] == variant and not r["adaptation"] and r["normalized"] is not None:
+            by_trial[(r["task_id"], r["seed"])].append(r["normalized"])
+    per_task: dict[str, list[float]] = defaultdict(list)
+    for (task_id, _seed), values in sorted(by_trial.items()):
+        per_task[task_id].append(float(np.mean(values)))
     return dict(per_task)
 
 
 def _split_summary(records: Records, split: str, variant: str = "agent") -> dict[str, Any] | None:
-    scores = _scores(records, [split], variant)
+    scores = _scores(records, split, variant)
     if not scores:
         return None
     chosen = [r for r in records if r["split"] == split and r["variant"] == variant and not r["adaptation"]]
@@ -121,8 +121,8 @@ def _curve(records: Records, split: str) -> list[dict[str, Any]]:
 
 
 def _transfer_summary(records: Records) -> dict[str, Any]:
-    everything = _scores(records, ["train"], "all")
-    alone = _scores(records, ["train"], "single")
+    everything = _scores(records, "train", "all")
+    alone = _scores(records, "train", "single")
     labels = task_labels({r["task_id"]: r["params"] for r in records if r["variant"] == "all"})
     tasks = []
     for tid in sorted(set(everything) & set(alone)):
