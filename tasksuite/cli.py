@@ -8,13 +8,24 @@ and ``tasksuite list`` stay instant.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 import tasksuite
 from tasksuite.core.errors import TasksuiteError, UnknownNameError
+from tasksuite.evaluation.protocols import (
+    DEFAULT_ADAPT_EPISODES,
+    DEFAULT_BUDGET,
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_SEEDS,
+    PROTOCOLS,
+)
+from tasksuite.evaluation.references import DEFAULT_REFERENCE_EPISODES
 from tasksuite.registry import benchmark_entries, benchmark_entry, family_entries, generate_splits
 
 DEFAULT_BENCHMARK = "navigation-meta"
@@ -203,6 +214,73 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- evaluate / report
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tasksuite.evaluation.harness import evaluate
+
+    # Like `python -m`: factories in modules of the current directory resolve (workers inherit sys.path).
+    sys.path.insert(0, os.getcwd())
+    try:
+        summary = evaluate(
+            args.out,
+            agent=args.agent,
+            benchmark=args.benchmark,
+            protocols=args.protocol,
+            agent_kwargs=args.agent_kwargs,
+            trainer=args.trainer,
+            trainer_kwargs=args.trainer_kwargs,
+            budget=args.budget,
+            adapt_episodes=args.adapt_episodes,
+            eval_episodes=args.eval_episodes,
+            seeds=args.seeds,
+            max_tasks=args.max_tasks,
+            split_seed=args.split_seed,
+            reference_episodes=args.reference_episodes,
+            workers=args.workers,
+            backend=args.backend,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished units are saved in {args.out}; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    return _print_summary(summary, args.out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tasksuite.evaluation.harness import redraw_report
+
+    return _print_summary(redraw_report(args.dir), args.dir)
+
+
+def _print_summary(summary: dict, out: str) -> int:
+    rows = []
+    for protocol, section in summary["protocols"].items():
+        if protocol == "transfer":
+            for variant in ("all", "single"):
+                agg = section[variant]
+                if agg:
+                    rows.append((protocol, f"trained on {variant}", agg["tasks"], agg["runs"], *_cells(agg)))
+            continue
+        for split, agg in section["splits"].items():
+            rows.append((protocol, split, *((agg["tasks"], agg["runs"], *_cells(agg)) if agg else (0, 0, "-", "-"))))
+    print(format_table(["protocol", "split", "tasks", "runs", "score IQM", "95% CI"], rows))
+    if summary["privileged"]:
+        print("(privileged reference agent: it saw the task)")
+    print(f"\nreport: {Path(out) / 'report.md'}")
+    for error in summary["errors"]:
+        print(f"FAILED {error['unit']}: {error['error']}", file=sys.stderr)
+    return 1 if summary["errors"] else 0
+
+
+def _cells(agg: dict) -> tuple[str, str]:
+    return f"{agg['iqm']:.3f}", f"[{agg['low']:.3f}, {agg['high']:.3f}]"
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -289,7 +367,138 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(run=cmd_bench)
+
+    sub = commands.add_parser(
+        "evaluate",
+        help="evaluate an agent on a benchmark: normalized scores, adaptation curves, OOD sweep, transfer",
+        description="Evaluate an agent on a benchmark under one or more protocols and write a results folder "
+        "(per-episode records, summary.json, report.md, plots). Scores are normalized per task "
+        "(0: uniform-random policy, 1: the family's oracle) and aggregated as interquartile means with "
+        "95% bootstrap confidence intervals. Re-running the same command resumes: finished units "
+        "(task x seed) are skipped, failed ones retried.",
+        epilog="Reference returns are cached in $TASKSUITE_CACHE (default ~/.cache/tasksuite). Example: "
+        "tasksuite evaluate --agent tasksuite.evaluation.agents:oracle --benchmark navigation-meta "
+        "--protocol meta-test --adapt-episodes 2 --out results/oracle",
+    )
+    sub.add_argument(
+        "--agent",
+        metavar="MODULE:FACTORY",
+        help="import path of the agent factory, called once per task and seed to build a fresh agent; it may "
+        "return an Agent (tasksuite.evaluation.agent) or a plain obs -> action callable. Built in: "
+        "tasksuite.evaluation.agents:oracle and tasksuite.evaluation.agents:random. Modules in the current "
+        "directory are found",
+    )
+    sub.add_argument(
+        "--agent-kwargs", type=_json_object, default=None, metavar="JSON", help="keyword arguments of the factory"
+    )
+    sub.add_argument(
+        "--benchmark",
+        default=DEFAULT_BENCHMARK,
+        help=f"registered benchmark name or path of a split manifest .json (default: {DEFAULT_BENCHMARK})",
+    )
+    sub.add_argument(
+        "--protocol",
+        choices=[*PROTOCOLS, "all"],
+        default="meta-test",
+        help="multi-task: training tasks, no adaptation; meta-test: test tasks, K adaptation episodes then "
+        "evaluation (adaptation curve); ood-sweep: meta-test on the test tasks and every OOD level (score vs "
+        "distance); transfer: a trainer's agent trained on all training tasks vs one trained on each task alone; "
+        "all: the first three, plus transfer when --trainer is given (default: meta-test)",
+    )
+    sub.add_argument(
+        "--adapt-episodes",
+        type=_non_negative_int,
+        default=DEFAULT_ADAPT_EPISODES,
+        metavar="K",
+        help="adaptation episodes per trial before evaluation, meta-test and ood-sweep (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--eval-episodes",
+        type=_positive_int,
+        default=DEFAULT_EVAL_EPISODES,
+        metavar="E",
+        help="evaluation episodes per trial; their mean return is the trial's score (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=DEFAULT_SEEDS,
+        help="runs per task, seeds 0 .. SEEDS-1 (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--max-tasks", type=_positive_int, default=None, help="evaluate only the first N tasks of each split"
+    )
+    sub.add_argument("--split-seed", type=int, default=0, help="seed of the benchmark's splits (default: 0, published)")
+    sub.add_argument(
+        "--reference-episodes",
+        type=_positive_int,
+        default=DEFAULT_REFERENCE_EPISODES,
+        help="episodes of the oracle and of the random policy measured once per task for normalization "
+        "(default: %(default)s)",
+    )
+    sub.add_argument(
+        "--trainer",
+        metavar="MODULE:FACTORY",
+        help="transfer protocol: import path of a factory returning a Trainer, an object with "
+        "train(tasks, budget, seed) -> agent",
+    )
+    sub.add_argument(
+        "--trainer-kwargs",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help="keyword arguments of the trainer factory",
+    )
+    sub.add_argument(
+        "--budget",
+        type=_positive_int,
+        default=DEFAULT_BUDGET,
+        help="transfer protocol: training env steps per task; the all-task agent gets BUDGET x tasks "
+        "(default: %(default)s)",
+    )
+    sub.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="local worker processes (default: one per CPU core; 1 runs everything in this process)",
+    )
+    sub.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: a process pool on this machine; ray: Ray tasks on the cluster in $RAY_ADDRESS, or on a "
+        "local Ray instance (needs pip install 'tasksuite[ray]') (default: local)",
+    )
+    sub.add_argument("--out", required=True, help="results folder; an existing one of the same run is resumed")
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.set_defaults(run=cmd_evaluate)
+
+    sub = commands.add_parser(
+        "report",
+        help="redraw the summary, report and plots of a results folder",
+        description="Recompute summary.json, report.md and the plots of a results folder written by "
+        "'tasksuite evaluate', from its saved episode records (nothing is re-run).",
+    )
+    sub.add_argument("dir", help="the results folder (the --out of tasksuite evaluate)")
+    sub.set_defaults(run=cmd_report)
     return parser
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"lr\": 0.001}}', got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:

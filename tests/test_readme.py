@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 import tasksuite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,10 @@ def test_readme_lists_every_family_and_benchmark():
         assert tasksuite.get_family(name).env_id in README
 
 
-def test_quick_start_runs_as_written():
-    (snippet,) = re.findall(r"```python\n(.+?)\n```", README, flags=re.S)
+SNIPPETS = re.findall(r"```python\n(.+?)\n```", README, flags=re.S)
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet-{i}" for i in range(len(SNIPPETS))])
+def test_python_snippets_run_as_written(snippet, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # snippets may write results folders
     exec(compile(snippet, "README.md", "exec"), {})

@@ -18,13 +18,19 @@ Where the baselines adapt:
 
 Only :meth:`act` is required: :class:`AgentBase` supplies no-op defaults, and
 :class:`PolicyAgent` wraps any plain ``obs -> action`` callable.
+
+Reference agents (the oracle that defines a normalized score of 1) need the
+task even where the setting hides it. They subclass :class:`PrivilegedAgent`;
+the harness then puts the task in their :class:`TaskContext` in every setting
+and stamps their results ``privileged``, so that such numbers can never pass
+for a meta-RL result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -108,6 +114,21 @@ class AgentBase:
 
     def end_episode(self, adaptation: bool) -> None:
         """Nothing to update."""
+
+
+class PrivilegedAgent(AgentBase):
+    """A reference agent that is shown the task in every setting (see the module docstring).
+
+    Ordinary agents must not subclass it: results of privileged agents are
+    marked as such in every record, summary and report.
+    """
+
+    privileged: ClassVar[bool] = True
+
+
+def is_privileged(agent: object) -> bool:
+    """Whether the harness shows ``agent`` the task even where the setting hides it."""
+    return bool(getattr(agent, "privileged", False))
 
 
 class PolicyAgent(AgentBase):

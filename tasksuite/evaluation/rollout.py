@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from tasksuite.evaluation.agent import Transition
+
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
@@ -35,9 +37,16 @@ class RandomPolicy:
         return self._rng.uniform(self._space.low, self._space.high).astype(self._space.dtype)
 
 
-def run_episode(env: gym.Env, policy: Policy, seed: int | None = None) -> Episode:
+def run_episode(
+    env: gym.Env,
+    policy: Policy,
+    seed: int | None = None,
+    observe: Callable[[Transition], None] | None = None,
+) -> Episode:
     """Run ``policy`` for one episode of ``env`` from ``reset(seed=seed)``.
 
+    ``observe``, if given, receives every step's :class:`Transition` (an
+    adapting agent's :meth:`~tasksuite.evaluation.agent.Agent.observe`).
     ``success`` is the env's ``info["success"]`` at the last step (``False``
     when the family reports none).
     """
@@ -46,7 +55,11 @@ def run_episode(env: gym.Env, policy: Policy, seed: int | None = None) -> Episod
     info: dict = {}
     terminated = False
     while not done:
-        obs, reward, terminated, truncated, info = env.step(policy(obs))
+        action = policy(obs)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        if observe is not None:
+            observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated, info))
+        obs = next_obs
         total += float(reward)
         length += 1
         done = terminated or truncated

@@ -1,0 +1,201 @@
+"""``evaluate``: plan the units of the chosen protocols, measure references, fan out, save, report.
+
+>>> from tasksuite.evaluation import evaluate
+>>> summary = evaluate(  # doctest: +SKIP
+...     "results/oracle", agent="tasksuite.evaluation.agents:oracle", benchmark="navigation-meta",
+...     protocols=["meta-test"], adapt_episodes=2, seeds=3)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import tasksuite
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.family import TaskFamily
+from tasksuite.core.task import Task
+from tasksuite.evaluation import references as refs
+from tasksuite.evaluation.agents import Factory, spec_of
+from tasksuite.evaluation.protocols import (
+    AGENT_PROTOCOLS,
+    DEFAULT_ADAPT_EPISODES,
+    DEFAULT_BUDGET,
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_SEEDS,
+    PROTOCOLS,
+    UnitJob,
+    plan_units,
+    run_unit,
+)
+from tasksuite.evaluation.report import write_report
+from tasksuite.evaluation.results import ResultsDir
+from tasksuite.evaluation.runner import Runner
+
+
+def resolve_benchmark(benchmark: str | os.PathLike[str] | Benchmark, split_seed: int = 0) -> Benchmark:
+    """A :class:`Benchmark` from itself, a registered name, or the path of a split manifest (``.json``)."""
+    if isinstance(benchmark, Benchmark):
+        return benchmark
+    if str(benchmark).endswith(".json"):
+        return Benchmark.from_manifest(benchmark)
+    return tasksuite.make_benchmark(str(benchmark), seed=split_seed)
+
+
+def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list[str]:
+    """``"all"`` means every agent protocol, plus transfer when a trainer is given."""
+    chosen = [protocols] if isinstance(protocols, str) else list(protocols)
+    if "all" in chosen:
+        chosen = [*AGENT_PROTOCOLS, *(["transfer"] if with_trainer else [])]
+    unknown = [p for p in chosen if p not in PROTOCOLS]
+    if unknown or not chosen:
+        raise TasksuiteError(f"unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)} or 'all'")
+    return list(dict.fromkeys(chosen))
+
+
+def _count(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TasksuiteError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def evaluate(
+    out: str | os.PathLike[str],
+    agent: str | Callable[..., Any] | None = None,
+    benchmark: str | os.PathLike[str] | Benchmark = "navigation-meta",
+    protocols: str | Sequence[str] = "meta-test",
+    *,
+    agent_kwargs: Mapping[str, Any] | None = None,
+    trainer: str | Callable[..., Any] | None = None,
+    trainer_kwargs: Mapping[str, Any] | None = None,
+    budget: int = DEFAULT_BUDGET,
+    adapt_episodes: int = DEFAULT_ADAPT_EPISODES,
+    eval_episodes: int = DEFAULT_EVAL_EPISODES,
+    seeds: int = DEFAULT_SEEDS,
+    max_tasks: int | None = None,
+    split_seed: int = 0,
+    reference_episodes: int = refs.DEFAULT_REFERENCE_EPISODES,
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate an agent (and/or a trainer) on a benchmark; write the results folder ``out``; return the summary.
+
+    Args:
+        out: the results folder; an existing one of the same run is resumed
+            (finished units are skipped, failed ones retried).
+        agent: factory of the evaluated agent, as ``"pkg.module:Factory"`` or an
+            importable module-level callable; called with ``agent_kwargs`` once per unit.
+        benchmark: a registered name, a split manifest path or a :class:`Benchmark`.
+        protocols: ``"multi-task"``, ``"meta-test"``, ``"ood-sweep"``,
+            ``"transfer"``, a list of them, or ``"all"``.
+        trainer: factory of a :class:`~tasksuite.evaluation.protocols.Trainer`
+            (transfer protocol), called with ``trainer_kwargs``.
+        budget: the transfer protocol's training budget per task, in env steps.
+        adapt_episodes: K, adaptation episodes per trial (meta-test, ood-sweep).
+        eval_episodes: E, evaluation episodes per trial.
+        seeds: runs per task (seeds ``0 .. seeds-1``).
+        max_tasks: evaluate at most the first ``max_tasks`` tasks of each split.
+        split_seed: seed of the benchmark's splits (0: the published split).
+        reference_episodes: episodes of the oracle and random references per task.
+        workers: local worker processes (default: one per CPU core; 1 runs in this process).
+        backend: ``"local"`` or ``"ray"``.
+        progress: show progress bars.
+    """
+    chosen = expand_protocols(protocols, trainer is not None)
+    if agent is None and any(p in AGENT_PROTOCOLS for p in chosen):
+        raise TasksuiteError(f"protocols {[p for p in chosen if p in AGENT_PROTOCOLS]} need an agent factory")
+    if trainer is None and "transfer" in chosen:
+        raise TasksuiteError("the transfer protocol needs a trainer factory (train(tasks, budget, seed) -> agent)")
+    agent_factory = Factory(spec_of(agent), dict(agent_kwargs or {})) if agent is not None else None
+    trainer_factory = Factory(spec_of(trainer), dict(trainer_kwargs or {})) if trainer is not None else None
+    for factory in (agent_factory, trainer_factory):
+        if factory is not None:
+            factory.resolve()  # fail now, not in every worker
+    bench = resolve_benchmark(benchmark, split_seed)
+    _count("adapt_episodes", adapt_episodes, 0)
+    _count("eval_episodes", eval_episodes, 1)
+    _count("seeds", seeds, 1)
+    _count("reference_episodes", reference_episodes, 1)
+    _count("budget", budget, 1)
+    if max_tasks is not None:
+        _count("max_tasks", max_tasks, 1)
+
+    runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
+    results = ResultsDir(out)
+    results.prepare(
+        {
+            "tasksuite_version": tasksuite.__version__,
+            "agent": agent_factory.spec if agent_factory else None,
+            "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
+            "trainer": trainer_factory.spec if trainer_factory else None,
+            "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
+            "budget": budget if trainer_factory else None,
+            "benchmark": bench.name,
+            "setting": bench.setting,
+            "family": bench.family.name,
+            "family_version": bench.family.version,
+            "split_seed": bench.splits.seed,
+            "splits_hash": bench.splits.to_manifest(bench.name)["hash"],
+            "distance_unit": bench.family.distance_unit,
+            "ood_levels": list(bench.splits.ood_levels),
+            "protocols": chosen,
+            "adapt_episodes": adapt_episodes,
+            "eval_episodes": eval_episodes,
+            "seeds": seeds,
+            "max_tasks": max_tasks,
+            "reference_episodes": reference_episodes,
+            "workers": workers,
+            "backend": backend,
+        }
+    )
+    units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks)
+    tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
+    with runner:
+        references = _references(runner, bench.family, tasks, reference_episodes, progress)
+        results.save_references({task.id: references[task.id].to_dict() for task in tasks})
+        jobs = [
+            UnitJob(unit, bench, eval_episodes, agent_factory, trainer_factory, budget)
+            for unit in units
+            if not results.is_finished(unit.key)
+        ]
+        with tqdm(total=len(jobs), desc=f"evaluate {bench.name}", unit="unit", disable=not progress) as bar:
+            for job, outcome in runner.map(run_unit, jobs):
+                if outcome.error is None:
+                    results.save_unit(outcome.key, outcome.records)
+                else:
+                    results.save_error(outcome.key, outcome.error, outcome.traceback or "")
+                    bar.write(f"unit {job.unit.key} failed: {outcome.error}")
+                bar.update()
+    return write_report(results)
+
+
+def _measure(job: tuple[TaskFamily, Task, int]) -> refs.Reference:
+    family, task, episodes = job
+    return refs.measure_reference(family, task, episodes)
+
+
+def _references(
+    runner: Runner, family: TaskFamily, tasks: list[Task], episodes: int, progress: bool
+) -> dict[str, refs.Reference]:
+    """Every task's reference: from the cache, else measured (in parallel) and cached."""
+    found = {task.id: refs.load_cached(family, task, episodes) for task in tasks}
+    missing = [(family, task, episodes) for task in tasks if found[task.id] is None]
+    with tqdm(total=len(missing), desc="references", unit="task", disable=not progress or not missing) as bar:
+        for (_, task, _), reference in runner.map(_measure, missing):
+            refs.store(family, task, reference)
+            found[task.id] = reference
+            bar.update()
+    return {tid: ref for tid, ref in found.items() if ref is not None}
+
+
+def redraw_report(out: str | os.PathLike[str]) -> dict[str, Any]:
+    """Redraw ``summary.json``, ``report.md`` and the plots of a results folder from its saved records."""
+    results = ResultsDir(Path(out))
+    results.read_config()  # a clear error when ``out`` is not a results folder
+    return write_report(results)

@@ -1,0 +1,186 @@
+"""The evaluation protocols and the units of work they consist of.
+
+=============  ==========================================  ==========================================
+protocol       tasks                                       each (task, seed) unit
+=============  ==========================================  ==========================================
+multi-task     the training tasks                          E evaluation episodes, no adaptation
+meta-test      the test tasks                              K adaptation episodes, then E evaluation
+ood-sweep      the test tasks and every OOD level's tasks  as meta-test: score vs distance
+transfer       the training tasks                          a trainer's agent trained on all tasks, and
+                                                           one trained on each task alone (same
+                                                           per-task budget), each evaluated E episodes
+=============  ==========================================  ==========================================
+
+A *unit* is the smallest piece of work saved on its own: one agent, one task
+(or, for the all-task transfer agent, one task set), one seed. Units run in
+any order and any process (:mod:`tasksuite.evaluation.runner`); each returns
+its episode records or the traceback of the error that stopped it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.task import Task
+from tasksuite.evaluation.agent import Agent, is_privileged
+from tasksuite.evaluation.agents import Factory, as_agent
+from tasksuite.evaluation.trial import run_trial
+
+PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "transfer")
+AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep")
+
+DEFAULT_ADAPT_EPISODES = 2
+DEFAULT_EVAL_EPISODES = 3
+DEFAULT_SEEDS = 3
+DEFAULT_BUDGET = 10_000
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """What the transfer protocol needs: a way to train an agent on a set of tasks.
+
+    ``budget`` is in env steps and ``seed`` seeds the training. The returned
+    agent is evaluated on ``benchmark.make_env(task)`` (the task is observed
+    exactly when the benchmark's setting is multi-task), so train on the same
+    observations.
+    """
+
+    def train(self, tasks: Sequence[Task], budget: int, seed: int) -> Agent:
+        """Train on ``tasks`` (interleaved as the trainer sees fit) for ``budget`` env steps in total."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One saved piece of work.
+
+    Attributes:
+        kind: ``"trial"`` (the evaluated agent on one task), ``"transfer-all"``
+            (a trainer's agent trained on every task of ``tasks``) or
+            ``"transfer-single"`` (trained on its one task alone).
+        split: the split the tasks come from.
+        tasks: the tasks evaluated (one, except for ``transfer-all``).
+        seed: the run seed.
+        adapt_episodes: K, the adaptation episodes before evaluation.
+    """
+
+    kind: str
+    split: str
+    tasks: tuple[Task, ...]
+    seed: int
+    adapt_episodes: int
+
+    @property
+    def key(self) -> str:
+        """Path-like unique name, e.g. ``test/navigation-0123abcd4567/seed0``."""
+        if self.kind == "transfer-all":
+            return f"transfer/all/seed{self.seed}"
+        (task,) = self.tasks
+        where = "transfer/single" if self.kind == "transfer-single" else self.split
+        return f"{where}/{task.id}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """Everything a worker needs to run one unit (picklable)."""
+
+    unit: Unit
+    benchmark: Benchmark
+    eval_episodes: int
+    agent: Factory | None = None
+    trainer: Factory | None = None
+    budget: int = 0
+
+
+@dataclass(frozen=True)
+class UnitOutcome:
+    """A unit's episode records (JSON-able dicts), or the error that stopped it."""
+
+    key: str
+    records: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    traceback: str | None = None
+
+
+def splits_of(protocol: str, benchmark: Benchmark) -> list[str]:
+    """The splits an agent protocol evaluates on."""
+    if protocol == "multi-task":
+        return ["train"]
+    if protocol == "meta-test":
+        return ["test"]
+    if protocol == "ood-sweep":
+        return ["test", *benchmark.splits.ood_levels]
+    raise TasksuiteError(f"protocol {protocol!r} has no agent splits; agent protocols are {AGENT_PROTOCOLS}")
+
+
+def plan_units(
+    benchmark: Benchmark,
+    protocols: Sequence[str],
+    seeds: int,
+    adapt_episodes: int,
+    max_tasks: int | None = None,
+) -> list[Unit]:
+    """Every unit the given protocols need, without duplicates (meta-test and ood-sweep share the test split)."""
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise TasksuiteError(f"unknown protocol(s) {unknown}; protocols are {', '.join(PROTOCOLS)}")
+    units: dict[str, Unit] = {}
+    for protocol in protocols:
+        if protocol == "transfer":
+            tasks = benchmark.tasks("train")[:max_tasks]
+            for seed in range(seeds):
+                planned = [Unit("transfer-all", "train", tasks, seed, 0)]
+                planned += [Unit("transfer-single", "train", (task,), seed, 0) for task in tasks]
+                units.update((unit.key, unit) for unit in planned)
+            continue
+        for split in splits_of(protocol, benchmark):
+            k = 0 if protocol == "multi-task" else adapt_episodes
+            for task in benchmark.tasks(split)[:max_tasks]:
+                for seed in range(seeds):
+                    unit = Unit("trial", split, (task,), seed, k)
+                    units.setdefault(unit.key, unit)
+    return list(units.values())
+
+
+def run_unit(job: UnitJob) -> UnitOutcome:
+    """Run one unit; an exception raised by the agent or trainer becomes the outcome's error and traceback."""
+    unit = job.unit
+    try:
+        if unit.kind == "trial":
+            if job.agent is None:
+                raise TasksuiteError("a trial unit needs an agent factory")
+            (task,) = unit.tasks
+            agent = job.agent.build_agent()
+            return UnitOutcome(unit.key, tuple(_trial_records(job, agent, task, "agent")))
+        if job.trainer is None:
+            raise TasksuiteError("a transfer unit needs a trainer factory")
+        trainer = job.trainer.build()
+        if not isinstance(trainer, Trainer):
+            raise TasksuiteError(f"trainer factory {job.trainer.spec!r} returned an object without train()")
+        variant = "all" if unit.kind == "transfer-all" else "single"
+        agent = as_agent(trainer.train(unit.tasks, job.budget * len(unit.tasks), unit.seed), job.trainer.spec)
+        records = [record for task in unit.tasks for record in _trial_records(job, agent, task, variant)]
+        return UnitOutcome(unit.key, tuple(records))
+    except Exception as error:  # an agent's bug must not take the other units down: report it
+        return UnitOutcome(unit.key, error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
+
+
+def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list[dict[str, Any]]:
+    unit = job.unit
+    episodes = run_trial(agent, job.benchmark, task, unit.seed, unit.adapt_episodes, job.eval_episodes)
+    where = {
+        "unit": unit.key,
+        "variant": variant,
+        "split": unit.split,
+        "task_id": task.id,
+        "ood_level": task.ood_level,
+        "distance": task.distance,
+        "params": dict(task.params),
+        "seed": unit.seed,
+        "privileged": is_privileged(agent),
+    }
+    return [{**where, **episode.to_dict()} for episode in episodes]
