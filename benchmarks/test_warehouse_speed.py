@@ -53,7 +53,6 @@ def test_warehouse_reset_to_a_shape_the_env_simulated_before(against, env, raw_c
         raw_control_step,
         reference_name="raw mj_step x frame_skip",
         unit="reset",
-        calls=200,
     )
 
 
@@ -66,7 +65,7 @@ def test_warehouse_reset_to_a_shape_new_to_the_env(against, env, raw_control_ste
         forget_simulated_shapes(env)
         env.reset(seed=0, options={"task": next(tasks)})
 
-    against(reset_new_to_env, raw_control_step, reference_name="raw mj_step x frame_skip", unit="reset", calls=50)
+    against(reset_new_to_env, raw_control_step, reference_name="raw mj_step x frame_skip", unit="reset")
 
 
 def test_warehouse_reset_with_first_compile(against, env, raw_control_step):
@@ -82,6 +81,5 @@ def test_warehouse_reset_with_first_compile(against, env, raw_control_step):
         raw_control_step,
         reference_name="raw mj_step x frame_skip",
         unit="reset",
-        calls=20,
         rounds=3,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import resource
 import statistics
 import sys
@@ -71,8 +72,11 @@ def _tasks(family_name: str, n: int) -> list[Task]:
     return family.sample_tasks(np.random.default_rng(0), n)
 
 
-def _fixed_action(space: gym.spaces.Box) -> np.ndarray:
-    return np.random.default_rng(0).uniform(space.low, space.high).astype(space.dtype)
+def _actions(space: gym.spaces.Box, batch: int | None = None) -> Iterator[np.ndarray]:
+    """Endless seeded random actions (97 distinct ones, cycled): a moving system, like an exploring agent's."""
+    shape = space.shape if batch is None else (batch, *space.shape)
+    low, high = space.low, space.high
+    return itertools.cycle(np.random.default_rng(0).uniform(low, high, size=(97, *shape)).astype(space.dtype))
 
 
 class MinimalEnv(gym.Env):
@@ -117,7 +121,7 @@ def _step_scenario(family_name: str) -> Scenario:
     def build() -> tuple[Call, Call]:
         env = family.make_env(_tasks(family_name, 1)[0]).unwrapped
         env.reset(seed=0)
-        action = _fixed_action(env.action_space)
+        actions, reference_actions = _actions(env.action_space), _actions(env.action_space)
         step = env.step  # stepping on past the horizon keeps returning truncated
         if mujoco_family:
             import mujoco
@@ -126,13 +130,13 @@ def _step_scenario(family_name: str) -> Scenario:
             frame_skip = env.frame_skip
 
             def raw() -> None:
-                data.ctrl[:] = action
+                data.ctrl[:] = next(reference_actions)
                 mujoco.mj_step(model, data, nstep=frame_skip)
 
-            return (lambda: step(action)), raw
+            return (lambda: step(next(actions))), raw
         plain = MinimalEnv(env.observation_space, env.action_space)
         plain.reset(seed=0)
-        return (lambda: step(action)), (lambda: plain.step(action))
+        return (lambda: step(next(actions))), (lambda: plain.step(next(reference_actions)))
 
     reference = "raw mujoco.mj_step, same model and frame skip" if mujoco_family else "a minimal gymnasium env"
     return Scenario(f"{family_name}/step", family_name, "single-env step", reference, 1, "step", build)
@@ -147,8 +151,9 @@ def _batched_scenario(family_name: str, num_envs: int) -> Scenario:
         sync = gym.vector.SyncVectorEnv([functools.partial(family.make_env, task) for task in tasks])
         batched.reset(seed=0)
         sync.reset(seed=0)
-        actions = np.stack([_fixed_action(sync.single_action_space)] * num_envs)
-        return (lambda: batched.step(actions)), (lambda: sync.step(actions))
+        actions = _actions(sync.single_action_space, num_envs)
+        reference_actions = _actions(sync.single_action_space, num_envs)
+        return (lambda: batched.step(next(actions))), (lambda: sync.step(next(reference_actions)))
 
     return Scenario(
         f"{family_name}/batched-{num_envs}",

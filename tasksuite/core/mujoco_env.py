@@ -101,6 +101,7 @@ class MujocoTaskEnv(TaskEnv):
         )
         self.model = load_model(self.model_file)
         self.data = self._mujoco.MjData(self.model)
+        self._warning_counts = self.data.warning.number  # a live view: read every step
         self.width, self.height = int(width), int(height)
         self.dt = self.model.opt.timestep * self.frame_skip
         self._renderer: Any = None
@@ -117,6 +118,7 @@ class MujocoTaskEnv(TaskEnv):
         """
         self.model = model
         self.data = self._mujoco.MjData(model) if data is None else data
+        self._warning_counts = self.data.warning.number
         self._close_renderers()
 
     # ------------------------------------------------------------------ hooks
@@ -153,13 +155,13 @@ class MujocoTaskEnv(TaskEnv):
         # MuJoCo resets a diverging simulation and counts a warning (cleared by mj_resetData), also
         # within an episode's first step, where the clock would not show the jump. A state beyond
         # the declared bounds has exploded too; NaN fails both comparisons.
-        counts = self.data.warning.number
+        counts = self._warning_counts
         bad_qpos, bad_qvel, bad_qacc = self._divergence_warnings
         space = self.base_observation_space
         if (
-            counts[bad_qpos]
-            or counts[bad_qvel]
-            or counts[bad_qacc]
+            counts.item(bad_qpos)
+            or counts.item(bad_qvel)
+            or counts.item(bad_qacc)
             or np.count_nonzero((obs >= space.low) & (obs <= space.high)) != obs.size  # cheaper than .all()
         ):
             assert self._last_obs is not None
@@ -211,8 +213,10 @@ class MujocoTaskEnv(TaskEnv):
         state = self.__dict__.copy()
         state["_renderer"] = state["_viewer"] = None  # GL contexts and windows are not state
         state.pop("_mujoco")
+        state.pop("_warning_counts")
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._mujoco = _mujoco()
+        self._warning_counts = self.data.warning.number
