@@ -285,7 +285,19 @@ def measure(scenario: Scenario, seconds: float = 0.2, rounds: int = 5) -> Measur
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB.
+
+    On Linux, the high-water mark of the process's own memory (``VmHWM``):
+    ``getrusage``'s ``ru_maxrss`` survives ``exec``, so a child started by a
+    big process would report its parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
