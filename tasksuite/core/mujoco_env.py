@@ -78,10 +78,9 @@ class DivergenceGuard:
     def diverged_rows(self, warning_counts: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """A batch: ``(nsim, nwarning)`` warning counts and observation rows; one bool per simulation."""
         inside = (obs >= self.low) & (obs <= self.high)
-        warned = warning_counts[:, self._warnings]
-        if not warned.any() and inside.all():  # the common case: whole-array reductions are cheaper
+        if not warning_counts.any() and inside.all():  # the common case: whole-array reductions are cheaper
             return np.zeros(len(obs), dtype=bool)
-        return warned.any(axis=1) | ~inside.all(axis=1)
+        return warning_counts[:, self._warnings].any(axis=1) | ~inside.all(axis=1)
 
 
 @functools.cache
@@ -269,10 +268,15 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
     matches a loop over one ``MjData`` per simulation at any thread count,
     and observations and rewards come from the functions the single env uses.
 
-    * Seeding, tasks (``tasks=[...]`` or one drawn per reset),
+    * Arguments (by keyword through ``gym.make_vec``): ``num_envs``,
+      ``tasks`` (one per sub-env; ``None``: each reset draws a training task),
+      ``task_observable``, ``autoreset_mode`` and ``num_threads``.
+    * Seeding (sub-env ``i`` from ``seed + i``),
       ``reset(options={"tasks": ..., "reset_mask": ...})`` and autoreset
-      (Gymnasium 1.x ``AutoresetMode.NEXT_STEP``, the default, or
-      ``SAME_STEP``) are :mod:`tasksuite.core.vector`'s.
+      (Gymnasium 1.x ``AutoresetMode.NEXT_STEP``, the default: the step after
+      an episode ends resets the sub-env; or ``SAME_STEP``: the ending step
+      resets it and returns its last observation in ``info["final_obs"]``)
+      are :mod:`tasksuite.core.vector`'s.
     * Divergence: a sub-env whose simulation diverges (see
       :class:`DivergenceGuard`) is truncated alone, as a single env would be:
       its step returns its last valid observation and reward, success False,

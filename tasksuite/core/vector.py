@@ -2,10 +2,12 @@
 
 ``gym.make_vec("tasksuite/Navigation-v0", num_envs=N, vectorization_mode="vector_entry_point",
 tasks=[...])`` builds one. Families with a native batched simulation subclass
-:class:`TaskVectorEnv` (one set of array operations for all N sub-envs);
-the others get :class:`SyncTaskVectorEnv`, Gymnasium's ``SyncVectorEnv`` over
-single envs. Both behave exactly like ``SyncVectorEnv`` over
-``family.make_env(task_i)`` (the tests compare trajectories bit for bit):
+:class:`TaskVectorEnv` (one set of array operations for all N sub-envs; the
+MuJoCo families through :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`,
+one ``mujoco.batch.Batch`` stepping every sub-env on threads); the others get
+:class:`SyncTaskVectorEnv`, Gymnasium's ``SyncVectorEnv`` over single envs.
+Both behave exactly like ``SyncVectorEnv`` over ``family.make_env(task_i)``
+(the tests compare trajectories bit for bit):
 
 * ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; with ``tasks=None``
   every sub-env draws a new training task at each of its resets.

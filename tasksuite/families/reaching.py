@@ -449,21 +449,16 @@ class ReachingEnv(MujocoTaskEnv):
 
 
 class ReachingVectorEnv(MujocoTaskVectorEnv):
-    """N reaching sub-envs, each on its own task, stepped together by :class:`mujoco.batch.Batch` on threads.
+    """N reaching sub-envs, each on its own task, stepped together by one MuJoCo batch on threads.
 
     ``gym.make_vec("tasksuite/Reaching-v0", num_envs=N,
-    vectorization_mode="vector_entry_point", tasks=[...])`` builds one; extra
-    keyword arguments: ``task_observable``, ``autoreset_mode`` (Gymnasium's
-    ``AutoresetMode.NEXT_STEP``, the default, or ``SAME_STEP``) and
-    ``num_threads`` (default: the cores this process may run on).
-
-    Bit-for-bit the trajectories of ``SyncVectorEnv`` over :class:`ReachingEnv`
-    (see :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv` for how, and
-    for the divergence guard; :mod:`tasksuite.core.vector` for seeding, tasks
-    and autoreset). Each sub-env has its own copy of the compiled model, into
-    which :class:`ArmModel` writes its task's payload, damping and motor
-    gains in place: switching tasks never recompiles. All sub-envs' tasks
-    differ freely.
+    vectorization_mode="vector_entry_point", tasks=[...])``: bit for bit the
+    trajectories of ``SyncVectorEnv`` over :class:`ReachingEnv`; arguments,
+    threads, autoreset and divergence as in
+    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`. Each sub-env
+    keeps its own copy of the compiled model, into which :class:`ArmModel`
+    writes each of its tasks (payload, damping, motor gains) in place:
+    switching tasks never compiles or copies a model.
     """
 
     env_class = ReachingEnv

@@ -758,22 +758,17 @@ class WarehouseVectorEnv(MujocoTaskVectorEnv):
     """N warehouse sub-envs, each on its own task (any mix of shapes), stepped together by one MuJoCo batch.
 
     ``gym.make_vec("tasksuite/Warehouse-v0", num_envs=N,
-    vectorization_mode="vector_entry_point", tasks=[...])`` builds one; extra
-    keyword arguments: ``task_observable``, ``autoreset_mode`` (Gymnasium's
-    ``AutoresetMode.NEXT_STEP``, the default, or ``SAME_STEP``) and
-    ``num_threads`` (default: the cores this process may run on).
-
-    Bit-for-bit the trajectories of ``SyncVectorEnv`` over
-    :class:`WarehouseEnv` (see
-    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv` for how, and for
-    the divergence guard; :mod:`tasksuite.core.vector` for seeding, tasks and
-    autoreset). Every sub-env simulates its own copy of its shape's compiled
-    model, into which :func:`write_task` writes mass, friction and goal in
-    place; all shapes share one ``MjData`` layout (:func:`compile_scene`), so
-    one batch steps them all. A sub-env moving to another shape leaves its
-    model for reuse by any sub-env that later takes that shape: after a
-    warm-up, switching tasks neither compiles nor copies; at most one model
-    per sub-env and shape is ever made.
+    vectorization_mode="vector_entry_point", tasks=[...])``: bit for bit the
+    trajectories of ``SyncVectorEnv`` over :class:`WarehouseEnv`; arguments,
+    threads, autoreset and divergence as in
+    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`. Every sub-env
+    simulates its own copy of its shape's compiled model, into which
+    :func:`write_task` writes mass, friction and goal in place; all shapes
+    share one ``MjData`` layout (:func:`compile_scene`), so one batch steps
+    them all. A sub-env moving to another shape leaves its model to whichever
+    sub-env next takes that shape: once every shape in use has met its
+    largest number of simultaneous sub-envs, switching tasks neither compiles
+    nor copies a model (at most ``num_envs`` copies per shape are ever made).
     """
 
     env_class = WarehouseEnv
