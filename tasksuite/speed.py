@@ -302,6 +302,11 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def memory_num_envs(family_name: str) -> int:
+    """Sub-envs of the vector env whose memory is reported: 64 for MuJoCo families, 1024 for NumPy ones."""
+    return 64 if is_mujoco(family_name) else 1024
+
+
 def vector_env_rss_mb(family_name: str, num_envs: int, steps: int = 100) -> float:
     """Peak RSS (MB) of a fresh Python process that builds and steps a ``num_envs`` vector env of the family.
 
