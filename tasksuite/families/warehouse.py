@@ -805,7 +805,10 @@ class WarehouseVectorEnv(MujocoTaskVectorEnv):
         return self._start_episodes(indices)
 
     def _observation(self, rows: slice | np.ndarray) -> np.ndarray:
-        return np.stack(pushing_observation(self._qpos[rows].T, self._qvel[rows].T), axis=1, dtype=np.float32)
+        columns = pushing_observation(self._qpos[rows].T, self._qvel[rows].T)
+        obs = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
+        obs.T[...] = columns  # a third of np.stack's cost for few sub-envs
+        return obs
 
     def _evaluate(self, obs: np.ndarray, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         # From the float32 observation in double precision, as the single env's Python floats.
