@@ -286,7 +286,8 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
       included, starts it afresh. Observations are never NaN.
     * Threads: ``num_threads`` (default: the cores this process may run on,
       at most one per sub-env) threads, the calling one included; results do
-      not depend on it.
+      not depend on it. Every step waits for the slowest thread: where other
+      processes keep the cores busy, fewer threads can be faster.
     * :attr:`batch` is the ``mujoco.batch.Batch``: bind more fields from it
       to read them (``batch.bind("cfrc_ext")``), or materialize a sub-env
       with ``batch.get_model(i)`` / ``batch.get_data(i)`` to render it.
