@@ -189,7 +189,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     memory = {}
     if not args.no_memory:
         for family in [args.family] if args.family else tasksuite.list_families():
-            num_envs = 64 if speed.is_mujoco(family) else 1024
+            num_envs = speed.memory_num_envs(family)
             memory[f"{family}/{num_envs}-envs"] = speed.vector_env_rss_mb(family, num_envs)
         print("\nPeak RSS of a fresh process holding one vector env (interpreter and libraries included)")
         print(format_table(["vector env", "peak RSS"], [(k, f"{v:.0f} MB") for k, v in memory.items()]))

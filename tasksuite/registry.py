@@ -70,8 +70,18 @@ FAMILIES: tuple[FamilyEntry, ...] = (
     FamilyEntry("navigation", "tasksuite/Navigation-v0", _NAV, vector_entry_point=_NAV_VEC),
     FamilyEntry("navigation-maml", "tasksuite/NavigationMAML-v0", _NAV, {"preset": "maml"}, _NAV_VEC),
     FamilyEntry("point-robot-sparse", "tasksuite/PointRobotSparse-v0", _NAV, {"preset": "pearl-sparse"}, _NAV_VEC),
-    FamilyEntry("warehouse", "tasksuite/Warehouse-v0", "tasksuite.families.warehouse:WarehouseEnv"),
-    FamilyEntry("reaching", "tasksuite/Reaching-v0", "tasksuite.families.reaching:ReachingEnv"),
+    FamilyEntry(
+        "warehouse",
+        "tasksuite/Warehouse-v0",
+        "tasksuite.families.warehouse:WarehouseEnv",
+        vector_entry_point="tasksuite.families.warehouse:WarehouseVectorEnv",
+    ),
+    FamilyEntry(
+        "reaching",
+        "tasksuite/Reaching-v0",
+        "tasksuite.families.reaching:ReachingEnv",
+        vector_entry_point="tasksuite.families.reaching:ReachingVectorEnv",
+    ),
 )
 
 BENCHMARKS: tuple[BenchmarkEntry, ...] = (

@@ -285,9 +285,26 @@ def measure(scenario: Scenario, seconds: float = 0.2, rounds: int = 5) -> Measur
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB.
+
+    On Linux, the high-water mark of the process's own memory (``VmHWM``):
+    ``getrusage``'s ``ru_maxrss`` survives ``exec``, so a child started by a
+    big process would report its parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def memory_num_envs(family_name: str) -> int:
+    """Sub-envs of the vector env whose memory is reported: 64 for MuJoCo families, 1024 for NumPy ones."""
+    return 64 if is_mujoco(family_name) else 1024
 
 
 def vector_env_rss_mb(family_name: str, num_envs: int, steps: int = 100) -> float:

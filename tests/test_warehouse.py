@@ -1,10 +1,12 @@
 """Warehouse family: the catalogue, its splits, the model cache, the physics the tasks change, the oracle."""
 
+import copy
 import math
 import pickle
 import re
 from collections import Counter
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from tasksuite import InvalidTaskError
 from tasksuite.cli import main
 from tasksuite.evaluation.rollout import RandomPolicy, run_episode
 from tasksuite.families import warehouse
-from tasksuite.families.warehouse import CATALOGUE, KNOWN_SHAPES, NOVEL_SHAPES, shape_model
+from tasksuite.families.warehouse import CATALOGUE, KNOWN_SHAPES, NOVEL_SHAPES, WarehouseEnv, shape_model
 from tasksuite.registry import generate_splits
 
 FAMILY = tasksuite.get_family("warehouse")
@@ -141,6 +143,49 @@ def test_a_shape_compiles_once_per_process_and_an_env_reuses_its_copy():
     other = FAMILY.make_env(first).unwrapped
     assert shape_model.cache_info().misses == 2  # the second env copied the compiled model
     assert other.model is not first_model and shape_model("cyl-small-can").model not in (first_model, other.model)
+
+
+PADDED_SHAPES = [name for name, product in CATALOGUE.items() if len(product.parts) < warehouse.PRODUCT_GEOMS]
+
+
+def test_every_shape_model_has_one_mjdata_layout_so_one_batch_steps_them_all():
+    from mujoco import batch
+
+    models = [shape_model(name).model for name in CATALOGUE]
+    assert PADDED_SHAPES and len(PADDED_SHAPES) < len(models)
+    batch.Batch(models[0], len(models), 1).set_models(models)  # refused unless every layout is the same
+
+
+def test_pads_change_no_mass_no_contact_and_no_trajectory_bit_for_bit():
+    """A padded shape's oracle episode is exactly that of the same shape compiled without pads."""
+    rng = np.random.default_rng(0)
+    for name in PADDED_SHAPES:
+        task = FAMILY.task(**FAMILY._sample_params(name, rng))
+        padded, bare = shape_model(name), warehouse.compile_scene(CATALOGUE[name], geoms=len(CATALOGUE[name].parts))
+        body = padded.product_body
+        for field in ("body_mass", "body_inertia", "body_ipos", "body_iquat"):
+            np.testing.assert_array_equal(getattr(padded.model, field)[body], getattr(bare.model, field)[body])
+        simulations = []
+        for compiled in (padded, bare):
+            model = copy.copy(compiled.model)
+            data = mujoco.MjData(model)
+            warehouse.write_task(model, task.params, data)
+            mujoco.mj_resetData(model, data)
+            warehouse.place_start(data.qpos, np.random.default_rng(1))
+            mujoco.mj_forward(model, data)
+            simulations.append((model, data))
+        oracle = FAMILY.oracle_policy(task)
+        for _ in range(FAMILY.horizon):
+            data = simulations[0][1]
+            action = oracle(np.array(warehouse.pushing_observation(data.qpos.tolist(), data.qvel.tolist())))
+            for model, data in simulations:
+                data.ctrl[:] = action
+                mujoco.mj_step(model, data, nstep=WarehouseEnv.frame_skip)
+            (_, padded_data), (_, bare_data) = simulations
+            np.testing.assert_array_equal(padded_data.qpos, bare_data.qpos, err_msg=name)
+            np.testing.assert_array_equal(padded_data.qvel, bare_data.qvel, err_msg=name)
+            assert padded_data.ncon == bare_data.ncon
+        assert math.hypot(*padded_data.qpos[2:4]) > 0.05, f"{name}: the pusher hardly pushed the product"
 
 
 def test_a_pickled_env_carries_only_the_shape_it_simulates():

@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tasksuite.core.env import TaskEnv, TaskLike
-from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.errors import InvalidTaskError, TasksuiteError
 from tasksuite.core.family import TaskFamily
+from tasksuite.core.vector import TaskVectorEnv
 
 # MUJOCO_GL values that ask for offscreen rendering without a display.
 _HEADLESS_GL = ("egl", "osmesa")
@@ -40,6 +41,46 @@ def asset_path(name: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"asset {name!r} is not installed in tasksuite.assets")
     return os.fspath(path)
+
+
+@functools.cache
+def divergence_warnings() -> tuple[int, ...]:
+    """The MuJoCo warnings that mean a simulation diverged (MuJoCo then resets its state itself)."""
+    warning = _mujoco().mjtWarning
+    return tuple(int(kind) for kind in (warning.mjWARN_BADQPOS, warning.mjWARN_BADQVEL, warning.mjWARN_BADQACC))
+
+
+class DivergenceGuard:
+    """The one rule by which single and batched MuJoCo envs tell that a simulation diverged.
+
+    A simulation diverged during a step if MuJoCo counted one of
+    :func:`divergence_warnings` (counts are cleared by a reset only) or if its
+    observation left the declared bounds (NaN included: it fails both
+    comparisons).
+    """
+
+    def __init__(self, observation_space: Any) -> None:
+        self.low, self.high = observation_space.low, observation_space.high
+        self._bounds = list(zip(self.low.tolist(), self.high.tolist(), strict=True))
+        self._warnings = divergence_warnings()
+
+    def diverged(self, warning_counts: np.ndarray, obs: np.ndarray) -> bool:
+        """One simulation: its ``(nwarning,)`` warning counts and its observation."""
+        # Paid every step of a single env: for a few numbers, Python comparisons cost a third of NumPy's.
+        for kind in self._warnings:
+            if warning_counts.item(kind):
+                return True
+        for value, (low, high) in zip(obs.tolist(), self._bounds, strict=True):
+            if not low <= value <= high:
+                return True
+        return False
+
+    def diverged_rows(self, warning_counts: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """A batch: ``(nsim, nwarning)`` warning counts and observation rows; one bool per simulation."""
+        inside = (obs >= self.low) & (obs <= self.high)
+        if not warning_counts.any() and inside.all():  # the common case: whole-array reductions are cheaper
+            return np.zeros(len(obs), dtype=bool)
+        return warning_counts[:, self._warnings].any(axis=1) | ~inside.all(axis=1)
 
 
 @functools.cache
@@ -95,10 +136,6 @@ class MujocoTaskEnv(TaskEnv):
     ) -> None:
         super().__init__(family, task, render_mode, task_observable)
         self._mujoco = _mujoco()
-        warning = self._mujoco.mjtWarning
-        self._divergence_warnings = tuple(
-            int(kind) for kind in (warning.mjWARN_BADQPOS, warning.mjWARN_BADQVEL, warning.mjWARN_BADQACC)
-        )
         self.model = load_model(self.model_file)
         self.data = self._mujoco.MjData(self.model)
         self._warning_counts = self.data.warning.number  # a live view: read every step
@@ -108,6 +145,10 @@ class MujocoTaskEnv(TaskEnv):
         self._viewer: Any = None
         self._last_obs: np.ndarray | None = None
         self._last_reward = 0.0
+
+    def _finish_init(self) -> None:
+        self._guard = DivergenceGuard(self.base_observation_space)
+        super()._finish_init()
 
     def set_model(self, model: Any, data: Any = None) -> None:
         """Simulate another compiled model (families whose tasks change geometry).
@@ -152,18 +193,9 @@ class MujocoTaskEnv(TaskEnv):
         self._set_control(action)
         self._mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
         obs = self._observation()
-        # MuJoCo resets a diverging simulation and counts a warning (cleared by mj_resetData), also
-        # within an episode's first step, where the clock would not show the jump. A state beyond
-        # the declared bounds has exploded too; NaN fails both comparisons.
-        counts = self._warning_counts
-        bad_qpos, bad_qvel, bad_qacc = self._divergence_warnings
-        space = self.base_observation_space
-        if (
-            counts.item(bad_qpos)
-            or counts.item(bad_qvel)
-            or counts.item(bad_qacc)
-            or np.count_nonzero((obs >= space.low) & (obs <= space.high)) != obs.size  # cheaper than .all()
-        ):
+        # MuJoCo resets a diverging simulation and counts a warning, also within an episode's first
+        # step, where the clock would not show the jump; a state beyond the declared bounds has exploded too.
+        if self._guard.diverged(self._warning_counts, obs):
             assert self._last_obs is not None
             return self._last_obs.copy(), self._last_reward, False, True, {"success": False, "physics_unstable": True}
         reward, terminated, info = self._evaluate(obs)
@@ -220,3 +252,153 @@ class MujocoTaskEnv(TaskEnv):
         self.__dict__.update(state)
         self._mujoco = _mujoco()
         self._warning_counts = self.data.warning.number
+
+
+class MujocoTaskVectorEnv(TaskVectorEnv):
+    """Base of the MuJoCo families' batched vector envs: N sub-envs stepped together by one ``mujoco.batch.Batch``.
+
+    Every sub-env simulates its task on its own ``MjModel``, written in place
+    by the code the single env uses (``Batch.set_models``: one model per
+    simulation, all of one ``MjData`` layout). A step writes every sub-env's
+    action into the batch's control rows, advances all simulations by
+    ``frame_skip`` physics steps on the batch's threads (no Python loop per
+    sub-env), and computes observations, rewards and the divergence check
+    with array operations over all sub-envs. Trajectories are bit-for-bit
+    those of ``SyncVectorEnv`` over :attr:`env_class` envs: ``mujoco.batch``
+    matches a loop over one ``MjData`` per simulation at any thread count,
+    and observations and rewards come from the functions the single env uses.
+
+    * Arguments (by keyword through ``gym.make_vec``): ``num_envs``,
+      ``tasks`` (one per sub-env; ``None``: each reset draws a training task),
+      ``task_observable``, ``autoreset_mode`` and ``num_threads``.
+    * Seeding (sub-env ``i`` from ``seed + i``),
+      ``reset(options={"tasks": ..., "reset_mask": ...})`` and autoreset
+      (Gymnasium 1.x ``AutoresetMode.NEXT_STEP``, the default: the step after
+      an episode ends resets the sub-env; or ``SAME_STEP``: the ending step
+      resets it and returns its last observation in ``info["final_obs"]``)
+      are :mod:`tasksuite.core.vector`'s.
+    * Divergence: a sub-env whose simulation diverges (see
+      :class:`DivergenceGuard`) is truncated alone, as a single env would be:
+      its step returns its last valid observation and reward, success False,
+      ``info["physics_unstable"]`` True under the mask
+      ``info["_physics_unstable"]`` (its other info entries are masked out,
+      zero); the others step on undisturbed. Its next reset, autoreset
+      included, starts it afresh. Observations are never NaN.
+    * Threads: ``num_threads`` (default: the cores this process may run on,
+      at most one per sub-env) threads, the calling one included; results do
+      not depend on it. Every step waits for the slowest thread: where other
+      processes keep the cores busy, fewer threads can be faster.
+    * :attr:`batch` is the ``mujoco.batch.Batch``: bind more fields from it
+      to read them (``batch.bind("cfrc_ext")``), or materialize a sub-env
+      with ``batch.get_model(i)`` / ``batch.get_data(i)`` to render it.
+
+    Subclasses set :attr:`env_class`, pass a model of the layout to
+    ``__init__``, bind the fields they read, call ``_finish_init()`` and
+    implement:
+
+    * ``_configure(index, task)``: write the task into the sub-env's model and
+      hand the model to :meth:`_simulate`;
+    * ``_reset_state(indices, rngs)``: :meth:`_reset_physics`, write the
+      initial states into the bound state rows (``self._qpos[index]`` ...),
+      return :meth:`_start_episodes`;
+    * ``_observation(rows)`` and ``_evaluate(obs, rows)``: the single env's
+      ``_observation`` and ``_evaluate`` over the sub-envs ``rows`` (a slice
+      or indices), as arrays.
+    """
+
+    #: The single env whose trajectories this vector env reproduces (frame skip, spaces).
+    env_class: ClassVar[type[MujocoTaskEnv]]
+
+    def __init__(
+        self,
+        family: str | TaskFamily,
+        num_envs: int,
+        model: Any,
+        *,
+        num_threads: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(family, num_envs, **kwargs)
+        from mujoco import batch
+
+        if num_threads is None:
+            num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+            raise InvalidTaskError(f"num_threads must be a positive integer, got {num_threads!r}")
+        self._mujoco = _mujoco()
+        self.frame_skip = self.env_class.frame_skip
+        self.num_threads = min(int(num_threads), self.num_envs)
+        self.batch = batch.Batch(model, self.num_envs, self.num_threads)
+        self._models = [model] * self.num_envs  # each sub-env's own, once _configure gave it one
+        self._models_changed = True
+        self._warning_counts = self.batch.warning[..., 1]  # live (nsim, nwarning) view
+        self._qpos, self._qvel, self._ctrl = (self.batch.bind(name) for name in ("qpos", "qvel", "ctrl"))
+        self._guard = DivergenceGuard(self.base_observation_space)
+        self._last_obs = np.zeros((self.num_envs, *self.base_observation_space.shape), dtype=np.float32)
+        self._last_reward = np.zeros(self.num_envs)
+
+    # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def _observation(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Observations (float32 rows, without the task encoding) of the sub-envs ``rows``."""
+
+    @abstractmethod
+    def _evaluate(self, obs: np.ndarray, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(reward, terminated, info)`` arrays of the sub-envs ``rows``; ``info`` has ``success``."""
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def _simulate(self, index: int, model: Any) -> None:
+        """Step sub-env ``index`` on ``model`` from now on (call after every write to a sub-env's model)."""
+        self._models[index] = model
+        self._models_changed = True
+
+    def _reset_physics(self, indices: np.ndarray) -> None:
+        """Reset these sub-envs to their models' initial states (call first in ``_reset_state``)."""
+        self._sync_models()
+        self.batch.reset(indices, stage=self._mujoco.mjtStage.mjSTAGE_NONE)
+
+    def _start_episodes(self, indices: np.ndarray) -> np.ndarray:
+        """Finish ``_reset_state``: recompute derived quantities and return the first observations."""
+        self.batch.forward(indices)
+        obs = self._observation(indices)
+        self._last_obs[indices] = obs
+        self._last_reward[indices] = self._evaluate(obs, indices)[0]
+        return obs
+
+    # ------------------------------------------------------------------ stepping
+
+    def _sync_models(self) -> None:
+        if self._models_changed:  # the batch reads its models' fields, but must be told of new ones
+            self.batch.set_models(self._models)
+            self._models_changed = False
+
+    def _advance(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        self._ctrl[:] = actions
+        self._sync_models()
+        self.batch.step(nstep=self.frame_skip)
+        everyone = slice(None)
+        obs = self._observation(everyone)
+        unstable = self._guard.diverged_rows(self._warning_counts, obs)
+        reward, terminated, info = self._evaluate(obs, everyone)
+        if not unstable.any():
+            self._last_obs[:] = obs
+            self._last_reward[:] = reward
+            return obs, reward, terminated, unstable, info
+        # As SyncVectorEnv over single envs: the last valid observation and reward, success False, truncated,
+        # flagged; the sub-env's other info entries unreported (masked out, zero: SyncVectorEnv's fill).
+        stable = ~unstable
+        self._last_obs[stable] = obs[stable]
+        self._last_reward[stable] = reward[stable]
+        obs[unstable] = self._last_obs[unstable]
+        reward[unstable] = self._last_reward[unstable]
+        terminated[unstable] = False
+        for key, value in list(info.items()):
+            value[unstable] = 0
+            if key != "success":
+                info[f"_{key}"] = stable
+        info["physics_unstable"] = info["_physics_unstable"] = unstable
+        return obs, reward, terminated, unstable.copy(), info

@@ -2,10 +2,12 @@
 
 ``gym.make_vec("tasksuite/Navigation-v0", num_envs=N, vectorization_mode="vector_entry_point",
 tasks=[...])`` builds one. Families with a native batched simulation subclass
-:class:`TaskVectorEnv` (one set of array operations for all N sub-envs);
-the others get :class:`SyncTaskVectorEnv`, Gymnasium's ``SyncVectorEnv`` over
-single envs. Both behave exactly like ``SyncVectorEnv`` over
-``family.make_env(task_i)`` (the tests compare trajectories bit for bit):
+:class:`TaskVectorEnv` (one set of array operations for all N sub-envs; the
+MuJoCo families through :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`,
+one ``mujoco.batch.Batch`` stepping every sub-env on threads); the others get
+:class:`SyncTaskVectorEnv`, Gymnasium's ``SyncVectorEnv`` over single envs.
+Both behave exactly like ``SyncVectorEnv`` over ``family.make_env(task_i)``
+(the tests compare trajectories bit for bit):
 
 * ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; with ``tasks=None``
   every sub-env draws a new training task at each of its resets.
@@ -69,6 +71,22 @@ def _seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int |
     return list(seed)
 
 
+def _with_masks(step_info: dict[str, np.ndarray], reported: np.ndarray) -> dict[str, np.ndarray]:
+    """A step's info entries, each with its ``_key`` mask: reported by these sub-envs (and its own mask, if any).
+
+    As in ``SyncVectorEnv``, an entry no sub-env reports is left out.
+    """
+    info = {}
+    for key, value in step_info.items():
+        if not key.startswith("_"):
+            own = step_info.get(f"_{key}")
+            mask = reported if own is None else reported & own
+            if mask.any():
+                info[key] = value
+                info[f"_{key}"] = mask
+    return info
+
+
 class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
     """Gymnasium's ``SyncVectorEnv`` over single envs, one per task: the fallback for families without a batch."""
 
@@ -116,7 +134,9 @@ class TaskVectorEnv(gym.vector.VectorEnv):
 
     Subclasses allocate their per-sub-env arrays in ``__init__``, call
     ``_finish_init()``, and implement ``_configure(index, task)``,
-    ``_reset_state(index, rng)`` and ``_advance(actions)`` over all sub-envs.
+    ``_reset_state(indices, rngs)`` and ``_advance(actions)`` over all sub-envs.
+    ``base_observation_space`` is the single env's (observations without the
+    task encoding).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -141,6 +161,7 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         prototype = self.family.make_env(task_observable=task_observable).unwrapped
         self.single_observation_space = prototype.observation_space
         self.single_action_space = prototype.action_space
+        self.base_observation_space = prototype.base_observation_space
         prototype.close()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -177,8 +198,16 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         return their observations (without task encoding), one row each."""
 
     @abstractmethod
-    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Step every sub-env: ``(obs, reward, terminated, info)`` as fresh arrays over sub-envs (obs float32)."""
+    def _advance(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Step every sub-env: ``(obs, reward, terminated, truncated, info)`` as fresh arrays over sub-envs.
+
+        Observations are float32 rows without the task encoding; ``truncated``
+        leaves out the horizon. An info entry that only some sub-envs report
+        (as a single env's info has the key or not) comes with its boolean
+        mask under ``"_" + key``; entries without one are reported by all.
+        """
 
     # ------------------------------------------------------------------ API
 
@@ -202,9 +231,9 @@ class TaskVectorEnv(gym.vector.VectorEnv):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         actions = self._check_actions(actions)
-        obs, reward, terminated, step_info = self._advance(actions)
+        obs, reward, terminated, truncated, step_info = self._advance(actions)
         self._elapsed += 1
-        truncated = self._elapsed >= self.family.horizon
+        truncated |= self._elapsed >= self.family.horizon
         reported = self._all_valid  # which sub-envs the step's info describes
         if self.task_observable:
             obs = np.concatenate((obs, self._encodings), axis=1)
@@ -222,15 +251,14 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
             # The ending step's observation and info move to final_obs / final_info; the sub-env restarts now.
             info["final_obs"] = obs.copy()
-            info["final_info"] = {**step_info, **{f"_{key}": done for key in step_info}}
+            info["final_info"] = _with_masks(step_info, done)
             info["_final_obs"] = info["_final_info"] = done
             reported = ~done
             self._reset_many(np.flatnonzero(done))
             obs = self._observations.copy()
         else:
             self._autoreset = done
-        info.update(step_info)
-        info.update({f"_{key}": reported for key in step_info})
+        info.update(_with_masks(step_info, reported))
         return obs, reward, terminated, truncated, info
 
     def get_tasks(self) -> list[Task]:

@@ -456,7 +456,9 @@ class NavigationVectorEnv(TaskVectorEnv):
         self._positions[indices] = 0.0
         return np.zeros((len(indices), 2), dtype=np.float32)
 
-    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def _advance(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         positions = self._positions
         positions += self._gains * actions
         delta = positions - self._goals
@@ -471,4 +473,11 @@ class NavigationVectorEnv(TaskVectorEnv):
             terminated = np.zeros(self.num_envs, dtype=bool)
         else:
             terminated = (np.abs(dx) < within) & (np.abs(dy) < within)
-        return positions.astype(np.float32), reward, terminated, {"success": inside, "distance_to_goal": distance}
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return (
+            positions.astype(np.float32),
+            reward,
+            terminated,
+            truncated,
+            {"success": inside, "distance_to_goal": distance},
+        )

@@ -31,7 +31,7 @@ import numpy as np
 
 from tasksuite.core.env import TaskLike
 from tasksuite.core.family import OODLevel, Policy, TaskFamily
-from tasksuite.core.mujoco_env import MujocoTaskEnv, load_model
+from tasksuite.core.mujoco_env import MujocoTaskEnv, MujocoTaskVectorEnv, load_model
 from tasksuite.core.params import Continuous, ParameterSpace, ParamValue
 from tasksuite.core.task import Task
 
@@ -223,18 +223,26 @@ class Reaching(TaskFamily):
 
 
 class ArmModel:
-    """The ids of a reaching ``MjModel`` and the one way a task's parameters are written into it."""
+    """The ids of a reaching ``MjModel`` and the one way a task's parameters are written into it.
 
-    def __init__(self, model: Any) -> None:
+    ``scratch`` is an ``MjData`` of the model's layout for ``mj_setConst`` to
+    work in, which arms may share; by default the arm makes its own.
+    """
+
+    def __init__(self, model: Any, scratch: Any = None) -> None:
         import mujoco
 
         self.model = model
-        self._scratch = mujoco.MjData(model)  # for mj_setConst; allocating one per task costs ~1 ms
+        # allocating an MjData per task would cost ~1 ms
+        self._scratch = mujoco.MjData(model) if scratch is None else scratch
         self.nominal_stall_torque = model.actuator_gainprm[:, 0].copy()
         self.target_site = model.site("target").id
         self.end_effector_site = model.site("end_effector").id
         self.payload_body = model.body("payload").id
         self.payload_geom = model.geom("payload").id
+        region = model.site("training_region").id  # drawn only: the box of training targets
+        model.site_pos[region] = TRAINING_TARGETS.centre
+        model.site_size[region] = TRAINING_TARGETS.half_size
 
     def apply(self, params: Mapping[str, ParamValue]) -> None:
         """Make the model simulate a task: mutate fields, never recompile."""
@@ -252,6 +260,36 @@ class ArmModel:
         # Recompute what the compiler derives from masses (subtree masses, the constraint
         # solver's inverse weights), so that a task behaves the same whatever came before it.
         mujoco.mj_setConst(model, self._scratch)
+
+
+# ---------------------------------------------------------------------- one env's or many: the same arithmetic
+
+
+def initial_joint_state(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """An episode's first joint angles and velocities: the home pose and rest, perturbed by up to ``START_NOISE``."""
+    qpos = np.add(HOME_POSE, rng.uniform(-START_NOISE, START_NOISE, size=len(HOME_POSE)))
+    return qpos, rng.uniform(-START_NOISE, START_NOISE, size=len(HOME_POSE))
+
+
+def arm_observation(qpos: np.ndarray, qvel: np.ndarray, end_effector: np.ndarray) -> np.ndarray:
+    """The observation (float32) from joint angles, joint velocities and end-effector position: vectors or rows."""
+    return np.concatenate((qpos, qvel, end_effector), axis=-1, dtype=np.float32)
+
+
+def distance_to_target(end_effector: Any, target: Any) -> Any:
+    """Metres from the end effector ``(x, y, z)`` to the target ``(x, y, z)``: floats, or columns over sub-envs.
+
+    Elementwise IEEE arithmetic (square roots are correctly rounded), the same
+    on a float as on an array entry: single and batched envs agree to the bit.
+    """
+    (ex, ey, ez), (tx, ty, tz) = end_effector, target
+    dx, dy, dz = ex - tx, ey - ty, ez - tz
+    return np.sqrt(dx * dx + dy * dy + dz * dz)
+
+
+def reward_and_success(distance: Any) -> tuple[Any, Any]:
+    """The reward (minus the distance) and success (within ``SUCCESS_RADIUS``) of a distance or an array of them."""
+    return -distance, distance <= SUCCESS_RADIUS
 
 
 def inverse_kinematics(model: Any, target: tuple[float, float, float]) -> np.ndarray:
@@ -361,9 +399,6 @@ class ReachingEnv(MujocoTaskEnv):
     ) -> None:
         super().__init__(family, task, render_mode, task_observable, width, height)
         self._arm = ArmModel(self.model)
-        region = self.model.site("training_region").id
-        self.model.site_pos[region] = TRAINING_TARGETS.centre
-        self.model.site_size[region] = TRAINING_TARGETS.half_size
         dofs = self.model.nv
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         # Bounds that only an exploded simulation leaves (MujocoTaskEnv then truncates): joint
@@ -393,20 +428,71 @@ class ReachingEnv(MujocoTaskEnv):
 
     def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._reset_physics()
-        self._qpos[:] = np.add(HOME_POSE, self.np_random.uniform(-START_NOISE, START_NOISE, size=len(HOME_POSE)))
-        self._qvel[:] = self.np_random.uniform(-START_NOISE, START_NOISE, size=len(HOME_POSE))
+        self._qpos[:], self._qvel[:] = initial_joint_state(self.np_random)
         return self._start_episode()
 
     def _set_control(self, action: np.ndarray) -> None:
         self._ctrl[:] = action
 
     def _observation(self) -> np.ndarray:
-        return np.concatenate((self._qpos, self._qvel, self._end_effector), dtype=np.float32)
+        return arm_observation(self._qpos, self._qvel, self._end_effector)
 
     def _evaluate(self, obs: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
-        distance = math.dist(self._end_effector.tolist(), self._target)  # a list: cheaper to iterate than an array
-        return -distance, False, {"success": distance <= SUCCESS_RADIUS, "distance_to_target": distance}
+        # A list of floats: cheaper to unpack and compute on than an array.
+        distance = float(distance_to_target(self._end_effector.tolist(), self._target))
+        reward, success = reward_and_success(distance)
+        return reward, False, {"success": success, "distance_to_target": distance}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._bind_views()
+
+
+class ReachingVectorEnv(MujocoTaskVectorEnv):
+    """N reaching sub-envs, each on its own task, stepped together by one MuJoCo batch on threads.
+
+    ``gym.make_vec("tasksuite/Reaching-v0", num_envs=N,
+    vectorization_mode="vector_entry_point", tasks=[...])``: bit for bit the
+    trajectories of ``SyncVectorEnv`` over :class:`ReachingEnv`; arguments,
+    threads, autoreset and divergence as in
+    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`. Each sub-env
+    keeps its own copy of the compiled model, into which :class:`ArmModel`
+    writes each of its tasks (payload, damping, motor gains) in place:
+    switching tasks never compiles or copies a model.
+    """
+
+    env_class = ReachingEnv
+
+    def __init__(self, family: str | TaskFamily = "reaching", num_envs: int = 1, **kwargs: Any) -> None:
+        import mujoco
+
+        template = load_model(MODEL_FILE)
+        super().__init__(family, num_envs, template, **kwargs)
+        self._scratch = mujoco.MjData(template)  # shared by every sub-env's mj_setConst
+        self._arms: list[ArmModel | None] = [None] * self.num_envs
+        self._targets = np.zeros((self.num_envs, 3))
+        self._end_effector = self.batch.bind("site_xpos")[:, template.site("end_effector").id]
+        self._finish_init()
+
+    def _configure(self, index: int, task: Task) -> None:
+        arm = self._arms[index]
+        if arm is None:  # the sub-env's first task: its own copy of the model, kept from now on
+            arm = self._arms[index] = ArmModel(load_model(MODEL_FILE), self._scratch)
+        arm.apply(task.params)
+        self._targets[index] = target_of(task.params)
+        self._simulate(index, arm.model)
+
+    def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+        self._reset_physics(indices)
+        for index, rng in zip(indices, rngs, strict=True):  # each sub-env's generator, drawn as by a single env
+            self._qpos[index], self._qvel[index] = initial_joint_state(rng)
+        return self._start_episodes(indices)
+
+    def _observation(self, rows: slice | np.ndarray) -> np.ndarray:
+        return arm_observation(self._qpos[rows], self._qvel[rows], self._end_effector[rows])
+
+    def _evaluate(self, obs: np.ndarray, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        distance = distance_to_target(self._end_effector[rows].T, self._targets[rows].T)
+        reward, success = reward_and_success(distance)
+        terminated = np.zeros(len(distance), dtype=bool)
+        return reward, terminated, {"success": success, "distance_to_target": distance}

@@ -16,7 +16,10 @@ A product's geometry is added to the scene with :class:`mujoco.MjSpec` and
 compiled once per process and shape (:func:`shape_model`). An env simulates its
 own copy of that model, made the first time it meets the shape and kept, so
 that switching back costs no allocation; mass, friction and the goal are
-written into the env's model in place.
+written into the env's model in place. Every shape's model has the same
+``MjData`` layout (products of fewer parts get inert pads, see
+:func:`compile_scene`), so that one :class:`mujoco.batch.Batch` steps any mix
+of shapes (:class:`WarehouseVectorEnv`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 from tasksuite.core.env import TaskLike
 from tasksuite.core.errors import InvalidTaskError
 from tasksuite.core.family import OODLevel, Policy, TaskFamily
-from tasksuite.core.mujoco_env import MujocoTaskEnv, asset_path
+from tasksuite.core.mujoco_env import MujocoTaskEnv, MujocoTaskVectorEnv, asset_path
 from tasksuite.core.params import Categorical, Continuous, ParameterSpace, ParamValue
 from tasksuite.core.task import Task, canonical_json
 
@@ -330,12 +333,36 @@ class ShapeModel:
     goal_site: int
 
 
+#: Geoms of every compiled product: the most parts of any catalogued shape.
+PRODUCT_GEOMS = max(len(product.parts) for product in CATALOGUE.values())
+_PAD_RADIUS = 0.001  # m: pads sit inside the product's first part, whose every dimension exceeds it
+# A contact bit no geom of the scene has: with it, a pad counts in the body's bounding volumes (which leave out
+# geoms of contype = conaffinity = 0, and which are part of MjData's layout) but collides with nothing.
+_PAD_AFFINITY = 4
+
+
 @functools.cache
 def shape_model(name: str) -> ShapeModel:
     """The scene holding product ``name``, compiled on first use and cached for the process."""
+    return compile_scene(CATALOGUE[name])
+
+
+def compile_scene(product_shape: ProductShape, geoms: int = PRODUCT_GEOMS) -> ShapeModel:
+    """Compile the scene with a product made of ``geoms`` geoms: its parts, then inert pads.
+
+    A pad is a massless sphere inside the first part that collides with
+    nothing and is never drawn (group 5, transparent): it changes no mass, no
+    inertia, no contact, no trajectory (tested, bit for bit), but gives every
+    shape's model the geoms, bounding volumes and so ``MjData`` layout of every
+    other, which ``Batch.set_models`` needs to step models of several shapes
+    together.
+    """
     import mujoco
 
-    product_shape = CATALOGUE[name]
+    if geoms < len(product_shape.parts):
+        raise ValueError(
+            f"product {product_shape.name!r} has {len(product_shape.parts)} parts, more than {geoms} geoms"
+        )
     spec = mujoco.MjSpec.from_file(asset_path(WarehouseEnv.model_file))
     # The scene's placeholder inertial gives way to the inertia of the product's geoms.
     spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_TRUE
@@ -353,6 +380,18 @@ def shape_model(name: str) -> ShapeModel:
             contype=3,
             conaffinity=3,
         )
+    for index in range(len(product_shape.parts), geoms):
+        body.add_geom(
+            name=f"product_pad_{index}",
+            type=mujoco.mjtGeom.mjGEOM_SPHERE,
+            size=[_PAD_RADIUS, 0.0, 0.0],
+            pos=list(product_shape.parts[0].pos),
+            mass=0.0,
+            contype=0,
+            conaffinity=_PAD_AFFINITY,
+            group=5,
+            rgba=[0.0, 0.0, 0.0, 0.0],
+        )
     model = spec.compile()
     product = model.body("product").id
     first_geom = int(model.body_geomadr[product])
@@ -361,9 +400,26 @@ def shape_model(name: str) -> ShapeModel:
         mass=float(model.body_mass[product]),
         inertia=model.body_inertia[product].copy(),
         product_body=product,
-        product_geoms=slice(first_geom, first_geom + int(model.body_geomnum[product])),
+        product_geoms=slice(first_geom, first_geom + len(product_shape.parts)),
         goal_site=model.site("goal").id,
     )
+
+
+def write_task(model: Any, params: Mapping[str, ParamValue], scratch: Any) -> None:
+    """Write a task's mass, friction and goal into ``model``, a copy of its shape's compiled model, in place.
+
+    ``scratch`` is an ``MjData`` of the layout for ``mj_setConst`` to work in.
+    """
+    import mujoco
+
+    shape = str(params["shape"])
+    compiled, product = shape_model(shape), CATALOGUE[shape]
+    mass = product.mass * float(params["mass_scale"])
+    model.body_mass[compiled.product_body] = mass
+    model.body_inertia[compiled.product_body] = compiled.inertia * (mass / compiled.mass)
+    model.geom_friction[compiled.product_geoms, 0] = product.friction * float(params["friction_scale"])
+    model.site_pos[compiled.goal_site, :2] = goal_position(params)
+    mujoco.mj_setConst(model, scratch)  # constants derived from masses (the solver's inverse weights)
 
 
 # ---------------------------------------------------------------------- the family
@@ -563,6 +619,55 @@ class PushingOracle:
         return velocity.astype(np.float32)
 
 
+# ---------------------------------------------------------------------- one env's or many: the same arithmetic
+
+
+def place_start(qpos: np.ndarray, rng: np.random.Generator) -> None:
+    """Write an episode's start into ``qpos`` (reset): the product at the centre with a random yaw, the pusher
+    0.2 m from it in a random direction."""
+    yaw, direction = rng.uniform(-math.pi, math.pi, size=2)
+    qpos[0], qpos[1] = 0.2 * math.cos(direction), 0.2 * math.sin(direction)
+    qpos[5] = yaw
+
+
+def pushing_observation(qpos: Any, qvel: Any) -> tuple[Any, ...]:
+    """The observation's 11 entries (float64) from the 6 joint positions and velocities: floats, or columns.
+
+    The same NumPy functions on a float as on an array: single and batched envs agree to the bit.
+    """
+    pusher_x, pusher_y, product_x, product_y, _, yaw = qpos
+    pusher_vx, pusher_vy, product_vx, product_vy, _, spin = qvel
+    sin_yaw, cos_yaw = np.sin(yaw), np.cos(yaw)
+    return (
+        pusher_x,
+        pusher_y,
+        pusher_vx,
+        pusher_vy,
+        product_x,
+        product_y,
+        sin_yaw,
+        cos_yaw,
+        product_vx,
+        product_vy,
+        spin,
+    )
+
+
+def pushing_reward(
+    pusher_x: Any, pusher_y: Any, product_x: Any, product_y: Any, goal_x: Any, goal_y: Any
+) -> tuple[Any, Any]:
+    """``(reward, distance of the product to the goal)`` from positions (float64): floats, or columns.
+
+    Elementwise IEEE arithmetic (square roots are correctly rounded), the same
+    on a float as on an array entry: single and batched envs agree to the bit.
+    """
+    goal_dx, goal_dy = product_x - goal_x, product_y - goal_y
+    pusher_dx, pusher_dy = pusher_x - product_x, pusher_y - product_y
+    to_goal = np.sqrt(goal_dx * goal_dx + goal_dy * goal_dy)
+    to_product = np.sqrt(pusher_dx * pusher_dx + pusher_dy * pusher_dy)
+    return -to_goal - 0.1 * to_product, to_goal
+
+
 # ---------------------------------------------------------------------- the environment
 
 
@@ -616,28 +721,18 @@ class WarehouseEnv(MujocoTaskEnv):
 
     def _configure(self, task: Task) -> None:
         shape = str(task["shape"])
-        compiled = shape_model(shape)
         if shape != self._shape:
             if shape not in self._simulations:  # first time in this env: copy the compiled model
-                model = copy.copy(compiled.model)
+                model = copy.copy(shape_model(shape).model)
                 self._simulations[shape] = (model, self._mujoco.MjData(model))
             self.set_model(*self._simulations[shape])
             self._shape = shape
-        model, product, body = self.model, CATALOGUE[shape], compiled.product_body
-        mass = product.mass * float(task["mass_scale"])
-        model.body_mass[body] = mass
-        model.body_inertia[body] = compiled.inertia * (mass / compiled.mass)
-        model.geom_friction[compiled.product_geoms, 0] = product.friction * float(task["friction_scale"])
+        write_task(self.model, task.params, self.data)
         self._goal = goal_position(task.params)
-        model.site_pos[compiled.goal_site, :2] = self._goal
-        self._mujoco.mj_setConst(model, self.data)  # constants derived from masses (the solver's inverse weights)
 
     def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._reset_physics()
-        yaw, direction = self.np_random.uniform(-math.pi, math.pi, size=2)
-        qpos = self.data.qpos
-        qpos[0], qpos[1] = 0.2 * math.cos(direction), 0.2 * math.sin(direction)
-        qpos[5] = yaw
+        place_start(self.data.qpos, self.np_random)
         return self._start_episode()
 
     def _set_control(self, action: np.ndarray) -> None:
@@ -645,20 +740,79 @@ class WarehouseEnv(MujocoTaskEnv):
 
     def _observation(self) -> np.ndarray:
         # Plain floats: indexing a list is several times cheaper than indexing MjData's arrays.
-        qpos, qvel = self.data.qpos.tolist(), self.data.qvel.tolist()
-        pusher_x, pusher_y, product_x, product_y, _, yaw = qpos
-        pusher_vx, pusher_vy, product_vx, product_vy, _, spin = qvel
-        observation = (pusher_x, pusher_y, pusher_vx, pusher_vy, product_x, product_y, math.sin(yaw), math.cos(yaw))
-        return np.array((*observation, product_vx, product_vy, spin), dtype=np.float32)
+        return np.array(pushing_observation(self.data.qpos.tolist(), self.data.qvel.tolist()), dtype=np.float32)
 
     def _evaluate(self, obs: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         pusher_x, pusher_y, _, _, product_x, product_y = obs[:6].tolist()
-        to_goal = math.hypot(product_x - self._goal[0], product_y - self._goal[1])
-        to_product = math.hypot(pusher_x - product_x, pusher_y - product_y)
-        return -to_goal - 0.1 * to_product, False, {"success": to_goal <= GOAL_RADIUS, "distance_to_goal": to_goal}
+        reward, to_goal = pushing_reward(pusher_x, pusher_y, product_x, product_y, *self._goal)
+        return float(reward), False, {"success": bool(to_goal <= GOAL_RADIUS), "distance_to_goal": float(to_goal)}
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         # the other shapes' simulations are a cache: a copy carries the current one only
         state["_simulations"] = {self._shape: (self.model, self.data)} if self._shape else {}
         return state
+
+
+class WarehouseVectorEnv(MujocoTaskVectorEnv):
+    """N warehouse sub-envs, each on its own task (any mix of shapes), stepped together by one MuJoCo batch.
+
+    ``gym.make_vec("tasksuite/Warehouse-v0", num_envs=N,
+    vectorization_mode="vector_entry_point", tasks=[...])``: bit for bit the
+    trajectories of ``SyncVectorEnv`` over :class:`WarehouseEnv`; arguments,
+    threads, autoreset and divergence as in
+    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`. Every sub-env
+    simulates its own copy of its shape's compiled model, into which
+    :func:`write_task` writes mass, friction and goal in place; all shapes
+    share one ``MjData`` layout (:func:`compile_scene`), so one batch steps
+    them all. A sub-env moving to another shape leaves its model to whichever
+    sub-env next takes that shape: once every shape in use has met its
+    largest number of simultaneous sub-envs, switching tasks neither compiles
+    nor copies a model (at most ``num_envs`` copies per shape are ever made).
+    """
+
+    env_class = WarehouseEnv
+
+    def __init__(self, family: str | TaskFamily = "warehouse", num_envs: int = 1, **kwargs: Any) -> None:
+        import mujoco
+
+        template = shape_model(KNOWN_SHAPES[0]).model
+        super().__init__(family, num_envs, template, **kwargs)
+        self._scratch = mujoco.MjData(template)  # shared by every model's mj_setConst (one layout for all)
+        self._shapes: list[str | None] = [None] * self.num_envs
+        self._own_models: list[Any] = [None] * self.num_envs
+        self._spare_models: dict[str, list[Any]] = {}  # by shape: models no sub-env simulates now
+        self._goals = np.zeros((self.num_envs, 2))
+        self._finish_init()
+
+    def _configure(self, index: int, task: Task) -> None:
+        shape = str(task["shape"])
+        if shape != self._shapes[index]:
+            left = self._shapes[index]
+            if left is not None:
+                self._spare_models.setdefault(left, []).append(self._own_models[index])
+            spare = self._spare_models.get(shape)
+            self._own_models[index] = spare.pop() if spare else copy.copy(shape_model(shape).model)
+            self._shapes[index] = shape
+        write_task(self._own_models[index], task.params, self._scratch)
+        self._goals[index] = goal_position(task.params)
+        self._simulate(index, self._own_models[index])
+
+    def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+        self._reset_physics(indices)
+        for index, rng in zip(indices, rngs, strict=True):  # each sub-env's generator, drawn as by a single env
+            place_start(self._qpos[index], rng)
+        return self._start_episodes(indices)
+
+    def _observation(self, rows: slice | np.ndarray) -> np.ndarray:
+        columns = pushing_observation(self._qpos[rows].T, self._qvel[rows].T)
+        obs = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
+        obs.T[...] = columns  # a third of np.stack's cost for few sub-envs
+        return obs
+
+    def _evaluate(self, obs: np.ndarray, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        # From the float32 observation in double precision, as the single env's Python floats.
+        pusher_x, pusher_y, _, _, product_x, product_y = obs[:, :6].T.astype(np.float64)
+        reward, to_goal = pushing_reward(pusher_x, pusher_y, product_x, product_y, *self._goals[rows].T)
+        terminated = np.zeros(len(reward), dtype=bool)
+        return reward, terminated, {"success": to_goal <= GOAL_RADIUS, "distance_to_goal": to_goal}
