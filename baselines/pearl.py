@@ -1,0 +1,378 @@
+"""PEARL: probabilistic embeddings for actor-critic RL (Rakelly et al. 2019), Bayesian adaptation.
+
+A context encoder maps each transition ``(s, a, r, s')`` to a Gaussian factor over a latent task
+variable ``z``; the posterior is their product (closed form for Gaussians), regularized towards a
+unit Gaussian prior by a KL term. A soft actor-critic conditioned on ``z`` learns off-policy from
+per-task replay buffers; the critic's loss trains the encoder. Exploration at test time is
+posterior sampling: act on a ``z`` drawn from the prior, then from the posterior given the
+transitions seen so far.
+
+Differences from the paper, for a small CPU budget: SAC with twin Q-functions, target critics
+and a learned temperature (Haarnoja et al. 2018b) replaces the paper's SAC with a value network;
+context and RL batches come from one replay buffer per task (the paper keeps a separate encoder
+buffer of recent data; with dense rewards every transition informs ``z`` equally).
+
+Run it with ``tasksuite train pearl --benchmark navigation-meta --out runs/pearl``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tasksuite.baselines.common import (
+    CHECKPOINT,
+    ProgressLog,
+    Rollout,
+    Squash,
+    config_from_dict,
+    config_to_dict,
+    gaussian_log_prob,
+    iteration_seed,
+    load_checkpoint,
+    mlp,
+    rollout,
+    save_checkpoint,
+    seed_everything,
+    start_run,
+)
+from torch import nn
+from tqdm import tqdm
+
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+
+
+@dataclass(frozen=True)
+class Config:
+    """PEARL hyperparameters (defaults: navigation-meta)."""
+
+    seed: int = 0
+    total_env_steps: int = 100_000  # meta-training budget (initial collection included)
+    latent_dim: int = 5  # size of z (paper: 5)
+    hidden: tuple[int, ...] = (64, 64)  # actor, critic and encoder widths
+    initial_episodes: int = 1  # prior-z episodes collected on every training task before training
+    tasks_per_iteration: int = 5  # tasks collected from per iteration (paper: 5)
+    gradient_steps: int = 50  # gradient steps per iteration
+    meta_batch: int = 16  # tasks per gradient step (paper: 16)
+    batch_size: int = 64  # RL transitions per task and gradient step
+    context_size: int = 64  # context transitions per task and gradient step
+    capacity: int = 5_000  # replay transitions kept per task
+    reward_scale: float = 10.0  # rewards are multiplied by this in the critic's targets: the critic's loss,
+    # which trains the encoder, must outweigh the KL term or z carries no task information
+    init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim)
+    kl_weight: float = 0.1  # weight of KL(posterior || prior) (paper: 0.1)
+    lr: float = 3e-4  # Adam step size of every network
+    gamma: float = 0.99  # discount
+    tau: float = 0.005  # target-critic averaging rate
+    checkpoint_every: int = 20  # iterations between checkpoints
+    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+
+
+# ---------------------------------------------------------------------- networks
+
+
+class ContextEncoder(nn.Module):
+    """Per-transition Gaussian factors, multiplied into a posterior over ``z``."""
+
+    def __init__(self, transition_dim: int, latent_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = mlp(transition_dim, 2 * latent_dim, hidden, nn.ReLU)
+
+    def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, N, transition_dim]`` context (``N >= 1``) to posterior mean and variance ``[B, latent]``.
+
+        Product of Gaussians: precision = sum of the factors' precisions; mean = the
+        precision-weighted mean of the factors' means.
+        """
+        mean, raw_var = self.net(context).chunk(2, -1)
+        precision = 1.0 / nn.functional.softplus(raw_var).clamp(min=1e-7)
+        total = precision.sum(1)
+        return (precision * mean).sum(1) / total, 1.0 / total
+
+
+def transitions_dim(obs_dim: int, act_dim: int) -> int:
+    """Width of a stored transition: obs, unit action, reward, next obs, terminated."""
+    return 2 * obs_dim + act_dim + 2
+
+
+class SAC(nn.Module):
+    """The latent-conditioned actor, twin critics and their targets, the temperature, the encoder."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: Config) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.encoder = ContextEncoder(2 * obs_dim + act_dim + 1, config.latent_dim, config.hidden)
+        self.actor = mlp(obs_dim + config.latent_dim, 2 * act_dim, config.hidden, nn.ReLU)
+        self.critics = nn.ModuleList(
+            [mlp(obs_dim + act_dim + config.latent_dim, 1, config.hidden, nn.ReLU) for _ in range(2)]
+        )
+        self.targets = copy.deepcopy(self.critics).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
+
+    def context(self, transitions: torch.Tensor) -> torch.Tensor:
+        """What the encoder reads of stored transitions: ``(s, a, r, s')``."""
+        return transitions[..., :-1]
+
+    def posterior(self, transitions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(self.context(transitions))
+
+    def policy(self, obs: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.actor(torch.cat([obs, z], -1)).chunk(2, -1)
+        return mean, log_std.clamp(-5.0, 2.0)
+
+    def q(self, critics: nn.ModuleList, obs: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The smaller of the twin critics' values (clipped double Q)."""
+        x = torch.cat([obs, action, z], -1)
+        return torch.minimum(critics[0](x), critics[1](x))[..., 0]
+
+    def sample(self, obs: torch.Tensor, z: torch.Tensor, squash: Squash) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterized pre-squash action and the log-density of its squashed action."""
+        mean, log_std = self.policy(obs, z)
+        u = mean + log_std.exp() * torch.randn_like(mean)
+        return u, gaussian_log_prob(mean, log_std, u) - squash.log_det(u)
+
+
+def sample_z(mean: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    return mean + var.sqrt() * torch.randn(mean.shape, generator=generator)
+
+
+# ---------------------------------------------------------------------- replay
+
+
+class Replay:
+    """One ring buffer of transitions per training task, as tensors (so a checkpoint can hold it)."""
+
+    def __init__(self, n_tasks: int, capacity: int, width: int) -> None:
+        self.data = torch.zeros(n_tasks, capacity, width)
+        self.count = torch.zeros(n_tasks, dtype=torch.long)  # transitions ever added
+
+    def add(self, task: int, transitions: torch.Tensor) -> None:
+        capacity = self.data.shape[1]
+        slots = (self.count[task] + torch.arange(len(transitions))) % capacity
+        self.data[task, slots] = transitions
+        self.count[task] += len(transitions)
+
+    def add_rollout(self, tasks: list[int], data: Rollout) -> None:
+        """Every valid step of a rollout whose sub-env ``j`` ran training task ``tasks[j]``."""
+        t = data.tensors()
+        rows = torch.cat(
+            [
+                t["obs"],
+                torch.tanh(t["raw_actions"]),
+                t["rewards"][..., None],
+                t["next_obs"],
+                t["terminated"][..., None],
+            ],
+            -1,
+        )
+        for j, task in enumerate(tasks):
+            self.add(task, rows[t["valid"][:, j] > 0, j])
+
+    def sample(self, tasks: torch.Tensor, size: int) -> torch.Tensor:
+        """``[len(tasks), size, width]`` transitions drawn uniformly (with replacement) per task."""
+        filled = self.count[tasks].clamp(max=self.data.shape[1])
+        index = (torch.rand(len(tasks), size) * filled[:, None]).long()
+        return self.data[tasks[:, None], index]
+
+
+def split(transitions: torch.Tensor, obs_dim: int, act_dim: int) -> tuple[torch.Tensor, ...]:
+    """Stored transitions into obs, unit action, reward, next obs, terminated."""
+    sizes = [obs_dim, act_dim, 1, obs_dim, 1]
+    obs, action, reward, next_obs, terminated = transitions.split(sizes, -1)
+    return obs, action, reward[..., 0], next_obs, terminated[..., 0]
+
+
+# ---------------------------------------------------------------------- training
+
+
+def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool = False) -> Path:
+    """Meta-train on ``benchmark``'s training tasks; returns the checkpoint's path.
+
+    With ``resume``, continues from ``out_dir``'s checkpoint (replay buffers included) and ends
+    exactly where an uninterrupted run would.
+    """
+    out, state = start_run(out_dir, resume)
+    seed_everything(config.seed, config.threads)
+    probe = benchmark.make_env(benchmark.train_tasks[0])
+    squash = Squash.from_space(probe.action_space)
+    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+    sac = SAC(obs_dim, act_dim, config)
+    critic_optimizer = torch.optim.Adam([*sac.critics.parameters(), *sac.encoder.parameters()], lr=config.lr)
+    actor_optimizer = torch.optim.Adam(sac.actor.parameters(), lr=config.lr)
+    alpha_optimizer = torch.optim.Adam([sac.log_alpha], lr=config.lr)
+    optimizers = {"critic": critic_optimizer, "actor": actor_optimizer, "alpha": alpha_optimizer}
+    n_tasks, horizon = len(benchmark.train_tasks), benchmark.family.horizon
+    replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
+    iteration, env_steps, log = 0, 0, ProgressLog(out)
+    if state is not None:
+        sac.load_state_dict(state["sac"])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        replay.data, replay.count = state["replay_data"], state["replay_count"]
+        iteration, env_steps, log = state["iteration"], state["env_steps"], ProgressLog(out, state["progress"])
+    target_entropy = -float(act_dim)
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            out / CHECKPOINT,
+            {
+                "algorithm": "pearl",
+                "config": config_to_dict(config),
+                "obs_dim": obs_dim,
+                "act_dim": act_dim,
+                "sac": sac.state_dict(),
+                "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
+                "replay_data": replay.data,
+                "replay_count": replay.count,
+                "iteration": iteration,
+                "env_steps": env_steps,
+                "progress": log.rows,
+            },
+        )
+        log.flush()
+
+    def collect(tasks: list[int], seed: int, posterior_episodes: int) -> tuple[int, float]:
+        """One prior-z episode per task, then ``posterior_episodes`` on z from the posterior of
+        the trial's transitions so far; everything goes to the replay. Env steps and mean return."""
+        envs = benchmark.make_vec_env([benchmark.train_tasks[i] for i in tasks])
+        z = torch.randn(len(tasks), config.latent_dim)
+        trial = []
+        steps, returns = 0, []
+        for episode in range(1 + posterior_episodes):
+
+            def act(obs: torch.Tensor, previous: torch.Tensor, z: torch.Tensor = z) -> torch.Tensor:
+                return sac.sample(obs, z, squash)[0]
+
+            data = rollout(envs, act, squash, 1, horizon, seed=seed if episode == 0 else None)
+            replay.add_rollout(tasks, data)
+            steps, returns = steps + data.env_steps, [*returns, float(data.episode_returns().mean())]
+            t = data.tensors()
+            trial.append(
+                torch.cat([t["obs"], torch.tanh(t["raw_actions"]), t["rewards"][..., None], t["next_obs"]], -1)
+            )
+            with torch.no_grad():
+                z = sample_z(*sac.encoder(torch.cat(trial).transpose(0, 1)))
+        envs.close()
+        return steps, returns[-1]
+
+    def gradient_step() -> dict[str, float]:
+        tasks = torch.randint(n_tasks, (config.meta_batch,))
+        tasks = tasks[replay.count[tasks] > 0]
+        mean, var = sac.posterior(replay.sample(tasks, config.context_size))
+        z = sample_z(mean, var)
+        kl = 0.5 * (var + mean**2 - 1.0 - var.log()).sum(-1).mean()
+        obs, action, reward, next_obs, terminated = split(replay.sample(tasks, config.batch_size), obs_dim, act_dim)
+        z_rows = z[:, None].expand(-1, config.batch_size, -1)
+        alpha = sac.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_u, next_log_prob = sac.sample(next_obs, z_rows, squash)
+            next_q = sac.q(sac.targets, next_obs, torch.tanh(next_u), z_rows) - alpha * next_log_prob
+            target = config.reward_scale * reward + config.gamma * (1.0 - terminated) * next_q
+        x = torch.cat([obs, action, z_rows], -1)  # z not detached: the critic's loss trains the encoder
+        critic_loss = sum(((critic(x)[..., 0] - target) ** 2).mean() for critic in sac.critics)
+        critic_optimizer.zero_grad()
+        (critic_loss + config.kl_weight * kl).backward()
+        critic_optimizer.step()
+
+        z_rows = z_rows.detach()
+        u, log_prob = sac.sample(obs, z_rows, squash)
+        actor_loss = (alpha * log_prob - sac.q(sac.critics, obs, torch.tanh(u), z_rows)).mean()
+        actor_optimizer.zero_grad()
+        actor_loss.backward()
+        actor_optimizer.step()
+        alpha_loss = -(sac.log_alpha * (log_prob.detach() + target_entropy)).mean()
+        alpha_optimizer.zero_grad()
+        alpha_loss.backward()
+        alpha_optimizer.step()
+        with torch.no_grad():
+            for target_param, param in zip(sac.targets.parameters(), sac.critics.parameters(), strict=True):
+                target_param.lerp_(param, config.tau)
+        return {"critic_loss": float(critic_loss.detach()), "kl": float(kl.detach()), "alpha": float(alpha)}
+
+    with tqdm(total=config.total_env_steps, initial=env_steps, unit="step", desc="pearl") as bar:
+        while env_steps < config.total_env_steps:
+            seed = iteration_seed(config.seed, iteration)
+            torch.manual_seed(seed)
+            rng = np.random.default_rng(seed)
+            if iteration == 0:
+                tasks = [i for i in range(n_tasks) for _ in range(config.initial_episodes)]
+                steps, ret = collect(tasks, seed, posterior_episodes=0)
+            else:
+                steps, ret = collect(rng.choice(n_tasks, config.tasks_per_iteration).tolist(), seed, 1)
+            losses = [gradient_step() for _ in range(config.gradient_steps)]
+            iteration += 1
+            env_steps += steps
+            scalars = {name: float(np.mean([loss[name] for loss in losses])) for name in losses[0]}
+            log.add(iteration=iteration, env_steps=env_steps, posterior_return=ret, **scalars)
+            bar.update(steps)
+            bar.set_postfix(ret=f"{ret:.1f}", kl=f"{scalars['kl']:.2f}")
+            if iteration % config.checkpoint_every == 0 or env_steps >= config.total_env_steps:
+                checkpoint()
+    return out / CHECKPOINT
+
+
+# ---------------------------------------------------------------------- the agent
+
+
+class PEARLAgent(AgentBase):
+    """Posterior sampling: ``z`` from the prior until context exists, then from the posterior
+    given every adaptation transition of the trial, updated in ``end_episode(adaptation=True)``.
+    Adaptation episodes sample actions; evaluation episodes act with the mean action."""
+
+    def __init__(self, sac: SAC) -> None:
+        self.sac = sac
+        latent = sac.encoder.net[-1].out_features // 2
+        self.posterior = (torch.zeros(latent), torch.ones(latent))
+        self._generator = torch.Generator()
+        self._context: list[torch.Tensor] = []
+        self._z = torch.zeros(latent)
+        self._squash: Squash | None = None
+        self._adaptation = True
+        self._last_unit_action = np.zeros(sac.act_dim, dtype=np.float32)
+
+    def begin_task(self, context: TaskContext) -> None:
+        self._generator.manual_seed(context.seed)
+        self._context = []
+        self.posterior = (torch.zeros_like(self._z), torch.ones_like(self._z))
+        self._z = sample_z(*self.posterior, generator=self._generator)
+        self._squash = Squash.from_space(context.action_space)
+
+    def begin_episode(self, adaptation: bool) -> None:
+        self._adaptation = adaptation
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before act")
+        with torch.no_grad():
+            mean, log_std = self.sac.policy(torch.as_tensor(obs, dtype=torch.float32), self._z)
+            u = mean
+            if self._adaptation:
+                u = mean + log_std.exp() * torch.randn(mean.shape, generator=self._generator)
+        self._last_unit_action = torch.tanh(u).numpy()
+        return self._squash.to_env(u)
+
+    def observe(self, transition: Transition) -> None:
+        if self._adaptation:
+            row = np.concatenate([transition.obs, self._last_unit_action, [transition.reward], transition.next_obs])
+            self._context.append(torch.as_tensor(row, dtype=torch.float32))
+
+    def end_episode(self, adaptation: bool) -> None:
+        if adaptation and self._context:
+            with torch.no_grad():
+                mean, var = self.sac.encoder(torch.stack(self._context)[None])
+            self.posterior = (mean[0], var[0])
+            self._z = sample_z(*self.posterior, generator=self._generator)
+
+
+def load_agent(checkpoint: str | os.PathLike[str]) -> PEARLAgent:
+    """A :class:`PEARLAgent` from a checkpoint written by :func:`train`
+    (``tasksuite evaluate --agent tasksuite.baselines.pearl:load_agent``)."""
+    state = load_checkpoint(checkpoint)
+    sac = SAC(state["obs_dim"], state["act_dim"], config_from_dict(Config, state["config"]))
+    sac.load_state_dict(state["sac"])
+    return PEARLAgent(sac)
