@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.io import atomic_write, atomic_write_text
@@ -110,6 +111,11 @@ class GaussianPolicy(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mean(obs), self.log_std.expand(*obs.shape[:-1], -1)
+
+    def explore(self, obs: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """Sampled pre-squash actions (a :func:`rollout` policy; ``previous`` is ignored)."""
+        mean, log_std = self(obs)
+        return mean + log_std.exp() * torch.randn_like(mean)
 
 
 # ---------------------------------------------------------------------- on-policy estimators
@@ -298,18 +304,85 @@ def read_progress(out_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def start_run(out_dir: str | os.PathLike[str], resume: bool) -> tuple[Path, dict[str, Any] | None]:
-    """Create ``out_dir`` and return it with the checkpoint to resume from (``None`` for a fresh run).
+class Run:
+    """The bookkeeping every training loop shares: the run directory, seeding, the env's spaces,
+    the iteration and env-step counters, the progress log, checkpoints and resuming.
 
     A fresh run refuses to overwrite an existing checkpoint, so that a forgotten ``--resume``
-    never silently throws training away.
+    never silently throws training away. Checkpoints are written atomically every
+    ``config.checkpoint_every`` iterations and at the end of the budget.
     """
-    path = Path(out_dir)
-    checkpoint = path / CHECKPOINT
-    if checkpoint.exists() and not resume:
-        raise FileExistsError(f"{checkpoint} exists: pass resume=True (--resume) to continue it, or another out_dir")
-    path.mkdir(parents=True, exist_ok=True)
-    return path, (load_checkpoint(checkpoint) if resume and checkpoint.exists() else None)
+
+    def __init__(
+        self, algorithm: str, config: Any, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool
+    ) -> None:
+        self.algorithm, self.config = algorithm, config
+        self.out = Path(out_dir)
+        self.path = self.out / CHECKPOINT
+        if self.path.exists() and not resume:
+            raise FileExistsError(f"{self.path} exists: pass resume=True (--resume) to continue it, or another out_dir")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.resumed = load_checkpoint(self.path) if resume and self.path.exists() else None
+        seed_everything(config.seed, config.threads)
+        probe = benchmark.make_env(benchmark.train_tasks[0])
+        self.squash = Squash.from_space(probe.action_space)
+        self.obs_dim, self.act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+        probe.close()
+        state = self.resumed or {"iteration": 0, "env_steps": 0, "progress": []}
+        self.iteration, self.env_steps = state["iteration"], state["env_steps"]
+        self.log = ProgressLog(self.out, state["progress"])
+        self._saved: dict[str, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.env_steps >= self.config.total_env_steps
+
+    def track(self, **objects: Any) -> None:
+        """Name what checkpoints hold (modules and optimizers by state dict, tensors as they are)
+        and, when resuming, load it back from the checkpoint."""
+        self._saved.update(objects)
+        if self.resumed is not None:
+            for name, value in objects.items():
+                if hasattr(value, "load_state_dict"):
+                    value.load_state_dict(self.resumed[name])
+                else:
+                    value.copy_(self.resumed[name])
+
+    def progress_bar(self) -> tqdm:
+        return tqdm(total=self.config.total_env_steps, initial=self.env_steps, unit="step", desc=self.algorithm)
+
+    def seed(self) -> int:
+        """This iteration's seed; also reseeds torch, so a resumed run draws what the original drew."""
+        seed = iteration_seed(self.config.seed, self.iteration)
+        torch.manual_seed(seed)
+        return seed
+
+    def end_iteration(self, bar: tqdm, env_steps: int, **scalars: float) -> None:
+        """Count the iteration's env steps, log its scalars, checkpoint when due."""
+        self.iteration += 1
+        self.env_steps += env_steps
+        self.log.add(iteration=self.iteration, env_steps=self.env_steps, **scalars)
+        bar.update(env_steps)
+        bar.set_postfix({name: f"{value:.3g}" for name, value in scalars.items()})
+        if self.iteration % self.config.checkpoint_every == 0 or self.done:
+            self.save()
+
+    def save(self) -> None:
+        state = {name: getattr(value, "state_dict", lambda v=value: v)() for name, value in self._saved.items()}
+        save_checkpoint(
+            self.path,
+            {
+                "algorithm": self.algorithm,
+                "config": config_to_dict(self.config),
+                "obs_dim": self.obs_dim,
+                "act_dim": self.act_dim,
+                "iteration": self.iteration,
+                "env_steps": self.env_steps,
+                "progress": self.log.rows,
+                **state,
+            },
+        )
+        self.log.flush()
 
 
 # ---------------------------------------------------------------------- measuring (stop-gap until the harness lands)

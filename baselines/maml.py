@@ -28,27 +28,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.func import functional_call, grad, vmap
+
 from tasksuite.baselines.common import (
-    CHECKPOINT,
     GaussianPolicy,
-    ProgressLog,
+    Run,
     Squash,
     clipped_surrogate,
     config_from_dict,
-    config_to_dict,
     discounted_advantages,
     gaussian_log_prob,
-    iteration_seed,
     load_checkpoint,
     rollout,
-    save_checkpoint,
-    seed_everything,
-    start_run,
     task_batch,
 )
-from torch.func import functional_call, grad, vmap
-from tqdm import tqdm
-
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 
@@ -177,50 +170,19 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     With ``resume``, continues from ``out_dir``'s checkpoint and ends exactly where an
     uninterrupted run would.
     """
-    out, state = start_run(out_dir, resume)
-    seed_everything(config.seed, config.threads)
-    probe = benchmark.make_env(benchmark.train_tasks[0])
-    squash = Squash.from_space(probe.action_space)
-    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
-    policy = GaussianPolicy(obs_dim, act_dim, config.hidden, config.init_log_std)
+    run = Run("maml", config, benchmark, out_dir, resume)
+    policy = GaussianPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
     maml = MAML(policy, config)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.outer_lr)
-    iteration, env_steps, log = 0, 0, ProgressLog(out)
-    if state is not None:
-        policy.load_state_dict(state["policy"])
-        optimizer.load_state_dict(state["optimizer"])
-        iteration, env_steps, log = state["iteration"], state["env_steps"], ProgressLog(out, state["progress"])
+    run.track(policy=policy, optimizer=optimizer)
     horizon, n_tasks, k = benchmark.family.horizon, config.tasks_per_batch, config.episodes_per_task
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            out / CHECKPOINT,
-            {
-                "algorithm": "maml",
-                "config": config_to_dict(config),
-                "obs_dim": obs_dim,
-                "act_dim": act_dim,
-                "policy": policy.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "progress": log.rows,
-            },
-        )
-        log.flush()
-
-    with tqdm(total=config.total_env_steps, initial=env_steps, unit="step", desc="maml") as bar:
-        while env_steps < config.total_env_steps:
-            seed = iteration_seed(config.seed, iteration)
-            torch.manual_seed(seed)
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
             tasks = task_batch(benchmark.train_tasks, n_tasks, np.random.default_rng(seed))
             envs = benchmark.make_vec_env([task for task in tasks for _ in range(k)])
-
-            def explore(obs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-                mean, log_std = policy(obs)
-                return mean + log_std.exp() * torch.randn_like(mean)
-
-            pre_data = rollout(envs, explore, squash, 1, horizon, seed=seed)
+            pre_data = rollout(envs, policy.explore, run.squash, 1, horizon, seed=seed)
             pre = maml.task_batch(None, episodes_of(pre_data.tensors(), n_tasks))
             with torch.no_grad():
                 adapted = vmap(maml.adapt, in_dims=(None, 0))(maml.params(), pre)
@@ -229,7 +191,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                 mean, log_std = vmap(functional_call, in_dims=(None, 0, 0))(policy, adapted, obs.view(n_tasks, k, -1))
                 return (mean + log_std.exp() * torch.randn_like(mean)).view(n_tasks * k, -1)
 
-            post_data = rollout(envs, exploit, squash, 1, horizon, seed=None)
+            post_data = rollout(envs, exploit, run.squash, 1, horizon, seed=None)
             envs.close()
             post = maml.task_batch(adapted, episodes_of(post_data.tensors(), n_tasks))
             for _ in range(config.outer_epochs):
@@ -237,15 +199,13 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            iteration += 1
-            env_steps += pre_data.env_steps + post_data.env_steps
-            pre_return, post_return = pre_data.episode_returns().mean(), post_data.episode_returns().mean()
-            log.add(iteration=iteration, env_steps=env_steps, pre_return=pre_return, post_return=post_return)
-            bar.update(pre_data.env_steps + post_data.env_steps)
-            bar.set_postfix(pre=f"{pre_return:.1f}", post=f"{post_return:.1f}")
-            if iteration % config.checkpoint_every == 0 or env_steps >= config.total_env_steps:
-                checkpoint()
-    return out / CHECKPOINT
+            run.end_iteration(
+                bar,
+                pre_data.env_steps + post_data.env_steps,
+                pre_return=pre_data.episode_returns().mean(),
+                post_return=post_data.episode_returns().mean(),
+            )
+    return run.path
 
 
 # ---------------------------------------------------------------------- the agent

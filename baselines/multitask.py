@@ -21,27 +21,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
 from tasksuite.baselines.common import (
-    CHECKPOINT,
     GaussianPolicy,
-    ProgressLog,
+    Run,
     Squash,
     clipped_surrogate,
     config_from_dict,
-    config_to_dict,
     discounted_advantages,
     gaussian_log_prob,
-    iteration_seed,
     load_checkpoint,
     mlp,
     rollout,
-    save_checkpoint,
-    seed_everything,
-    start_run,
 )
-from torch import nn
-from tqdm import tqdm
-
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import InvalidTaskError
 from tasksuite.evaluation.agent import AgentBase, TaskContext
@@ -78,50 +71,18 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
             f"benchmark {benchmark.name!r} hides its tasks ({benchmark.setting} setting); "
             "the multi-task agent needs a multi-task benchmark"
         )
-    out, state = start_run(out_dir, resume)
-    seed_everything(config.seed, config.threads)
-    probe = benchmark.make_env(benchmark.train_tasks[0])
-    squash = Squash.from_space(probe.action_space)
-    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
-    policy = GaussianPolicy(obs_dim, act_dim, config.hidden, config.init_log_std)
-    critic = mlp(obs_dim, 1, config.hidden)
+    run = Run("multitask", config, benchmark, out_dir, resume)
+    policy = GaussianPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
+    critic = mlp(run.obs_dim, 1, config.hidden)
     parameters = [*policy.parameters(), *critic.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
-    iteration, env_steps, log = 0, 0, ProgressLog(out)
-    if state is not None:
-        policy.load_state_dict(state["policy"])
-        critic.load_state_dict(state["critic"])
-        optimizer.load_state_dict(state["optimizer"])
-        iteration, env_steps, log = state["iteration"], state["env_steps"], ProgressLog(out, state["progress"])
+    run.track(policy=policy, critic=critic, optimizer=optimizer)
     envs = benchmark.make_vec_env([task for task in benchmark.train_tasks for _ in range(config.envs_per_task)])
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            out / CHECKPOINT,
-            {
-                "algorithm": "multitask",
-                "config": config_to_dict(config),
-                "obs_dim": obs_dim,
-                "act_dim": act_dim,
-                "policy": policy.state_dict(),
-                "critic": critic.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "progress": log.rows,
-            },
-        )
-        log.flush()
-
-    def explore(obs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-        mean, log_std = policy(obs)
-        return mean + log_std.exp() * torch.randn_like(mean)
-
-    with tqdm(total=config.total_env_steps, initial=env_steps, unit="step", desc="multitask") as bar:
-        while env_steps < config.total_env_steps:
-            seed = iteration_seed(config.seed, iteration)
-            torch.manual_seed(seed)
-            data = rollout(envs, explore, squash, 1, benchmark.family.horizon, seed=seed)
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
+            data = rollout(envs, policy.explore, run.squash, 1, benchmark.family.horizon, seed=seed)
             batch = data.tensors()
             valid = batch["valid"]
             with torch.no_grad():
@@ -152,16 +113,9 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                     (policy_loss + value_loss).backward()
                     nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
                     optimizer.step()
-            iteration += 1
-            env_steps += data.env_steps
-            mean_return = float(data.episode_returns().mean())
-            log.add(iteration=iteration, env_steps=env_steps, mean_return=mean_return)
-            bar.update(data.env_steps)
-            bar.set_postfix(ret=f"{mean_return:.1f}")
-            if iteration % config.checkpoint_every == 0 or env_steps >= config.total_env_steps:
-                checkpoint()
+            run.end_iteration(bar, data.env_steps, mean_return=float(data.episode_returns().mean()))
     envs.close()
-    return out / CHECKPOINT
+    return run.path
 
 
 class MultiTaskAgent(AgentBase):

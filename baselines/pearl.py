@@ -24,25 +24,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
 from tasksuite.baselines.common import (
-    CHECKPOINT,
-    ProgressLog,
     Rollout,
+    Run,
     Squash,
     config_from_dict,
-    config_to_dict,
     gaussian_log_prob,
-    iteration_seed,
     load_checkpoint,
     mlp,
     rollout,
-    save_checkpoint,
-    seed_everything,
-    start_run,
 )
-from torch import nn
-from tqdm import tqdm
-
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 
@@ -57,7 +50,7 @@ class Config:
     hidden: tuple[int, ...] = (64, 64)  # actor, critic and encoder widths
     initial_episodes: int = 1  # prior-z episodes collected on every training task before training
     tasks_per_iteration: int = 5  # tasks collected from per iteration (paper: 5)
-    gradient_steps: int = 50  # gradient steps per iteration
+    gradient_steps: int = 150  # gradient steps per iteration
     meta_batch: int = 16  # tasks per gradient step (paper: 16)
     batch_size: int = 64  # RL transitions per task and gradient step
     context_size: int = 64  # context transitions per task and gradient step
@@ -66,7 +59,9 @@ class Config:
     # which trains the encoder, must outweigh the KL term or z carries no task information
     init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim)
     kl_weight: float = 0.1  # weight of KL(posterior || prior) (paper: 0.1)
-    lr: float = 3e-4  # Adam step size of every network
+    lr: float = 1e-3  # Adam step size of the actor, critics and temperature
+    encoder_lr: float = 1e-4  # Adam step size of the context encoder: slower, so that the actor can
+    # follow the meaning of z as it forms
     gamma: float = 0.99  # discount
     tau: float = 0.005  # target-critic averaging rate
     checkpoint_every: int = 20  # iterations between checkpoints
@@ -196,45 +191,26 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     With ``resume``, continues from ``out_dir``'s checkpoint (replay buffers included) and ends
     exactly where an uninterrupted run would.
     """
-    out, state = start_run(out_dir, resume)
-    seed_everything(config.seed, config.threads)
-    probe = benchmark.make_env(benchmark.train_tasks[0])
-    squash = Squash.from_space(probe.action_space)
-    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+    run = Run("pearl", config, benchmark, out_dir, resume)
+    obs_dim, act_dim, squash = run.obs_dim, run.act_dim, run.squash
     sac = SAC(obs_dim, act_dim, config)
-    critic_optimizer = torch.optim.Adam([*sac.critics.parameters(), *sac.encoder.parameters()], lr=config.lr)
+    critic_optimizer = torch.optim.Adam(
+        [{"params": sac.critics.parameters()}, {"params": sac.encoder.parameters(), "lr": config.encoder_lr}],
+        lr=config.lr,
+    )
     actor_optimizer = torch.optim.Adam(sac.actor.parameters(), lr=config.lr)
     alpha_optimizer = torch.optim.Adam([sac.log_alpha], lr=config.lr)
-    optimizers = {"critic": critic_optimizer, "actor": actor_optimizer, "alpha": alpha_optimizer}
     n_tasks, horizon = len(benchmark.train_tasks), benchmark.family.horizon
     replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
-    iteration, env_steps, log = 0, 0, ProgressLog(out)
-    if state is not None:
-        sac.load_state_dict(state["sac"])
-        for name, optimizer in optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-        replay.data, replay.count = state["replay_data"], state["replay_count"]
-        iteration, env_steps, log = state["iteration"], state["env_steps"], ProgressLog(out, state["progress"])
+    run.track(
+        sac=sac,
+        critic_optimizer=critic_optimizer,
+        actor_optimizer=actor_optimizer,
+        alpha_optimizer=alpha_optimizer,
+        replay_data=replay.data,
+        replay_count=replay.count,
+    )
     target_entropy = -float(act_dim)
-
-    def checkpoint() -> None:
-        save_checkpoint(
-            out / CHECKPOINT,
-            {
-                "algorithm": "pearl",
-                "config": config_to_dict(config),
-                "obs_dim": obs_dim,
-                "act_dim": act_dim,
-                "sac": sac.state_dict(),
-                "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
-                "replay_data": replay.data,
-                "replay_count": replay.count,
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "progress": log.rows,
-            },
-        )
-        log.flush()
 
     def collect(tasks: list[int], seed: int, posterior_episodes: int) -> tuple[int, float]:
         """One prior-z episode per task, then ``posterior_episodes`` on z from the posterior of
@@ -294,26 +270,19 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                 target_param.lerp_(param, config.tau)
         return {"critic_loss": float(critic_loss.detach()), "kl": float(kl.detach()), "alpha": float(alpha)}
 
-    with tqdm(total=config.total_env_steps, initial=env_steps, unit="step", desc="pearl") as bar:
-        while env_steps < config.total_env_steps:
-            seed = iteration_seed(config.seed, iteration)
-            torch.manual_seed(seed)
-            rng = np.random.default_rng(seed)
-            if iteration == 0:
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
+            if run.iteration == 0:
                 tasks = [i for i in range(n_tasks) for _ in range(config.initial_episodes)]
                 steps, ret = collect(tasks, seed, posterior_episodes=0)
             else:
-                steps, ret = collect(rng.choice(n_tasks, config.tasks_per_iteration).tolist(), seed, 1)
+                tasks = np.random.default_rng(seed).choice(n_tasks, config.tasks_per_iteration).tolist()
+                steps, ret = collect(tasks, seed, posterior_episodes=1)
             losses = [gradient_step() for _ in range(config.gradient_steps)]
-            iteration += 1
-            env_steps += steps
             scalars = {name: float(np.mean([loss[name] for loss in losses])) for name in losses[0]}
-            log.add(iteration=iteration, env_steps=env_steps, posterior_return=ret, **scalars)
-            bar.update(steps)
-            bar.set_postfix(ret=f"{ret:.1f}", kl=f"{scalars['kl']:.2f}")
-            if iteration % config.checkpoint_every == 0 or env_steps >= config.total_env_steps:
-                checkpoint()
-    return out / CHECKPOINT
+            run.end_iteration(bar, steps, posterior_return=ret, **scalars)
+    return run.path
 
 
 # ---------------------------------------------------------------------- the agent

@@ -19,26 +19,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
 from tasksuite.baselines.common import (
-    CHECKPOINT,
-    ProgressLog,
+    Run,
     Squash,
     clipped_surrogate,
     config_from_dict,
-    config_to_dict,
     discounted_advantages,
     gaussian_log_prob,
-    iteration_seed,
     load_checkpoint,
     rollout,
-    save_checkpoint,
-    seed_everything,
-    start_run,
     task_batch,
 )
-from torch import nn
-from tqdm import tqdm
-
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 
@@ -100,41 +93,15 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     With ``resume``, continues from ``out_dir``'s checkpoint and ends exactly where an
     uninterrupted run would.
     """
-    out, state = start_run(out_dir, resume)
-    seed_everything(config.seed, config.threads)
-    probe = benchmark.make_env(benchmark.train_tasks[0])
-    squash = Squash.from_space(probe.action_space)
-    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
-    net = RecurrentPolicy(obs_dim, act_dim, config.hidden, config.init_log_std)
+    run = Run("rl2", config, benchmark, out_dir, resume)
+    net = RecurrentPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    iteration, env_steps, log = 0, 0, ProgressLog(out)
-    if state is not None:
-        net.load_state_dict(state["policy"])
-        optimizer.load_state_dict(state["optimizer"])
-        iteration, env_steps, log = state["iteration"], state["env_steps"], ProgressLog(out, state["progress"])
+    run.track(policy=net, optimizer=optimizer)
     n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            out / CHECKPOINT,
-            {
-                "algorithm": "rl2",
-                "config": config_to_dict(config),
-                "obs_dim": obs_dim,
-                "act_dim": act_dim,
-                "policy": net.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "progress": log.rows,
-            },
-        )
-        log.flush()
-
-    with tqdm(total=config.total_env_steps, initial=env_steps, unit="step", desc="rl2") as bar:
-        while env_steps < config.total_env_steps:
-            seed = iteration_seed(config.seed, iteration)
-            torch.manual_seed(seed)
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
             envs = benchmark.make_vec_env(task_batch(benchmark.train_tasks, n, np.random.default_rng(seed)))
             hidden = net.initial_state(n)
 
@@ -143,7 +110,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                 mean, _, hidden = net(obs[None], previous[None], hidden)
                 return mean[0] + net.log_std.exp() * torch.randn_like(mean[0])
 
-            data = rollout(envs, act, squash, episodes, horizon, seed=seed)
+            data = rollout(envs, act, run.squash, episodes, horizon, seed=seed)
             envs.close()
             batch = data.tensors()
             with torch.no_grad():
@@ -171,19 +138,9 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                     (policy_loss + config.value_coef * value_loss).backward()
                     nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
                     optimizer.step()
-            iteration += 1
-            env_steps += data.env_steps
             per_episode = data.episode_returns().mean(1)
-            log.add(
-                iteration=iteration,
-                env_steps=env_steps,
-                **{f"return_episode_{e + 1}": r for e, r in enumerate(per_episode)},
-            )
-            bar.update(data.env_steps)
-            bar.set_postfix(first=f"{per_episode[0]:.1f}", last=f"{per_episode[-1]:.1f}")
-            if iteration % config.checkpoint_every == 0 or env_steps >= config.total_env_steps:
-                checkpoint()
-    return out / CHECKPOINT
+            run.end_iteration(bar, data.env_steps, **{f"return_episode_{e + 1}": r for e, r in enumerate(per_episode)})
+    return run.path
 
 
 # ---------------------------------------------------------------------- the agent

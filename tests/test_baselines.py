@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tasksuite.baselines import algorithm, load_agent, train_baseline
-from tasksuite.baselines.common import Squash, load_checkpoint, meta_test, read_progress, run_trial
 
 import tasksuite
+from tasksuite.baselines import algorithm, load_agent, train_baseline
+from tasksuite.baselines.common import Squash, load_checkpoint, meta_test, read_progress, run_trial
 from tasksuite.cli import main
 from tasksuite.evaluation.agent import TaskContext
 
