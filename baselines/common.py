@@ -388,6 +388,19 @@ class Run:
 # ---------------------------------------------------------------------- measuring (stop-gap until the harness lands)
 
 
+def task_context(benchmark: Benchmark, task: Task, env: gym.Env, seed: int) -> TaskContext:
+    """What an agent is told when a trial of ``task`` begins (the task itself only where observable)."""
+    return TaskContext(
+        family=benchmark.family.name,
+        setting=benchmark.setting,
+        task=task if benchmark.task_observable else None,
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        horizon=benchmark.family.horizon,
+        seed=seed,
+    )
+
+
 def run_trial(
     agent: Agent, env: gym.Env, context: TaskContext, adaptation_episodes: int, evaluation_episodes: int, seed: int
 ) -> list[float]:
@@ -437,15 +450,7 @@ def meta_test(
     scores = []
     for index, task in enumerate(benchmark.tasks(split)[:max_tasks]):
         env = benchmark.make_env(task)
-        context = TaskContext(
-            family=benchmark.family.name,
-            setting=benchmark.setting,
-            task=task if benchmark.task_observable else None,
-            observation_space=env.observation_space,
-            action_space=env.action_space,
-            horizon=benchmark.family.horizon,
-            seed=seed + index,
-        )
+        context = task_context(benchmark, task, env, seed=seed + index)
         returns = run_trial(agent, env, context, adaptation_episodes, evaluation_episodes, seed=1000 * index + seed)
         env.close()
         oracle, random = reference_returns(benchmark, task, seed=seed)

@@ -7,10 +7,11 @@ per-task replay buffers; the critic's loss trains the encoder. Exploration at te
 posterior sampling: act on a ``z`` drawn from the prior, then from the posterior given the
 transitions seen so far.
 
-Differences from the paper, for a small CPU budget: SAC with twin Q-functions, target critics
-and a learned temperature (Haarnoja et al. 2018b) replaces the paper's SAC with a value network;
-context and RL batches come from one replay buffer per task (the paper keeps a separate encoder
-buffer of recent data; with dense rewards every transition informs ``z`` equally).
+As in the paper, the encoder's context for each training task is its latest episode collected
+with ``z`` from the prior (what the agent has seen after its first adaptation episode at test
+time), while the actor and critic learn from every transition of the task. Differences, for a
+small CPU budget: SAC with twin Q-functions, target critics and a learned temperature (Haarnoja
+et al. 2018b) replaces the paper's SAC with a value network, and networks are 2x64 (paper: 3x300).
 
 Run it with ``tasksuite train pearl --benchmark navigation-meta --out runs/pearl``.
 """
@@ -154,25 +155,26 @@ class Replay:
 
     def add_rollout(self, tasks: list[int], data: Rollout) -> None:
         """Every valid step of a rollout whose sub-env ``j`` ran training task ``tasks[j]``."""
-        t = data.tensors()
-        rows = torch.cat(
-            [
-                t["obs"],
-                torch.tanh(t["raw_actions"]),
-                t["rewards"][..., None],
-                t["next_obs"],
-                t["terminated"][..., None],
-            ],
-            -1,
-        )
+        rows, valid = transition_rows(data), data.tensors()["valid"]
         for j, task in enumerate(tasks):
-            self.add(task, rows[t["valid"][:, j] > 0, j])
+            self.add(task, rows[valid[:, j] > 0, j])
+
+    def clear(self, tasks: list[int]) -> None:
+        self.count[tasks] = 0
 
     def sample(self, tasks: torch.Tensor, size: int) -> torch.Tensor:
         """``[len(tasks), size, width]`` transitions drawn uniformly (with replacement) per task."""
         filled = self.count[tasks].clamp(max=self.data.shape[1])
         index = (torch.rand(len(tasks), size) * filled[:, None]).long()
         return self.data[tasks[:, None], index]
+
+
+def transition_rows(data: Rollout) -> torch.Tensor:
+    """A rollout's steps as stored transitions ``[T, n_envs, width]``: obs, unit action, reward,
+    next obs, terminated."""
+    t = data.tensors()
+    action, reward, terminated = torch.tanh(t["raw_actions"]), t["rewards"][..., None], t["terminated"][..., None]
+    return torch.cat([t["obs"], action, reward, t["next_obs"], terminated], -1)
 
 
 def split(transitions: torch.Tensor, obs_dim: int, act_dim: int) -> tuple[torch.Tensor, ...]:
@@ -202,6 +204,9 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     alpha_optimizer = torch.optim.Adam([sac.log_alpha], lr=config.lr)
     n_tasks, horizon = len(benchmark.train_tasks), benchmark.family.horizon
     replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
+    # As in the paper's encoder buffer: the context the encoder trains on is each task's latest
+    # prior-z episode, the data it sees at test time after the first adaptation episode.
+    contexts = Replay(n_tasks, horizon, transitions_dim(obs_dim, act_dim))
     run.track(
         sac=sac,
         critic_optimizer=critic_optimizer,
@@ -209,12 +214,15 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
         alpha_optimizer=alpha_optimizer,
         replay_data=replay.data,
         replay_count=replay.count,
+        context_data=contexts.data,
+        context_count=contexts.count,
     )
     target_entropy = -float(act_dim)
 
     def collect(tasks: list[int], seed: int, posterior_episodes: int) -> tuple[int, float]:
-        """One prior-z episode per task, then ``posterior_episodes`` on z from the posterior of
-        the trial's transitions so far; everything goes to the replay. Env steps and mean return."""
+        """One prior-z episode per task (it becomes the task's context), then ``posterior_episodes``
+        on z from the posterior of the trial's transitions so far; everything goes to the replay.
+        Env steps and the last episode's mean return."""
         envs = benchmark.make_vec_env([benchmark.train_tasks[i] for i in tasks])
         z = torch.randn(len(tasks), config.latent_dim)
         trial = []
@@ -226,20 +234,20 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
 
             data = rollout(envs, act, squash, 1, horizon, seed=seed if episode == 0 else None)
             replay.add_rollout(tasks, data)
+            if episode == 0:
+                contexts.clear(tasks)
+                contexts.add_rollout(tasks, data)
             steps, returns = steps + data.env_steps, [*returns, float(data.episode_returns().mean())]
-            t = data.tensors()
-            trial.append(
-                torch.cat([t["obs"], torch.tanh(t["raw_actions"]), t["rewards"][..., None], t["next_obs"]], -1)
-            )
+            trial.append(transition_rows(data))
             with torch.no_grad():
-                z = sample_z(*sac.encoder(torch.cat(trial).transpose(0, 1)))
+                z = sample_z(*sac.posterior(torch.cat(trial).transpose(0, 1)))
         envs.close()
         return steps, returns[-1]
 
     def gradient_step() -> dict[str, float]:
         tasks = torch.randint(n_tasks, (config.meta_batch,))
-        tasks = tasks[replay.count[tasks] > 0]
-        mean, var = sac.posterior(replay.sample(tasks, config.context_size))
+        tasks = tasks[contexts.count[tasks] > 0]
+        mean, var = sac.posterior(contexts.sample(tasks, config.context_size))
         z = sample_z(mean, var)
         kl = 0.5 * (var + mean**2 - 1.0 - var.log()).sum(-1).mean()
         obs, action, reward, next_obs, terminated = split(replay.sample(tasks, config.batch_size), obs_dim, act_dim)

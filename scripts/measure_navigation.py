@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import tasksuite
-from tasksuite.baselines import load_agent, train_baseline
+from tasksuite.baselines import ALGORITHMS, algorithm, load_agent, train_baseline
 from tasksuite.baselines.common import load_checkpoint, meta_test
 
 # Adaptation episodes per trial: MAML adapts on the K episodes it meta-trained with; RL²'s
@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--algorithms", nargs="+", default=["maml", "rl2", "pearl", "multitask"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = parser.parse_args()
+    for name in ALGORITHMS:  # import now: editing the sources during a long run must not mix versions
+        algorithm(name)
     results = []
     for algo in args.algorithms:
         for seed in args.seeds:

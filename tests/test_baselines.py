@@ -13,7 +13,14 @@ import torch
 
 import tasksuite
 from tasksuite.baselines import algorithm, load_agent, train_baseline
-from tasksuite.baselines.common import Squash, load_checkpoint, meta_test, read_progress, run_trial
+from tasksuite.baselines.common import (
+    Squash,
+    load_checkpoint,
+    meta_test,
+    read_progress,
+    run_trial,
+    task_context,
+)
 from tasksuite.cli import main
 from tasksuite.evaluation.agent import TaskContext
 
@@ -44,16 +51,7 @@ def benchmark_for(name: str):
 
 
 def context_for(benchmark, task, seed: int = 0) -> TaskContext:
-    env = benchmark.make_env(task)
-    return TaskContext(
-        family=benchmark.family.name,
-        setting=benchmark.setting,
-        task=task if benchmark.task_observable else None,
-        observation_space=env.observation_space,
-        action_space=env.action_space,
-        horizon=benchmark.family.horizon,
-        seed=seed,
-    )
+    return task_context(benchmark, task, benchmark.make_env(task), seed)
 
 
 @pytest.fixture(scope="module")
