@@ -167,7 +167,6 @@ class Rollout:
     rewards: np.ndarray
     next_obs: np.ndarray
     terminated: np.ndarray  # the env ended the episode (no bootstrapping)
-    first: np.ndarray  # first step of an episode
     valid: np.ndarray
     previous: np.ndarray  # what the policy was given besides obs: last unit action, last reward, first flag
     episodes: int
@@ -214,7 +213,6 @@ def rollout(
         rewards=np.zeros(shape, np.float32),
         next_obs=np.zeros((*shape, obs_dim), np.float32),
         terminated=np.zeros(shape, np.float32),
-        first=np.zeros(shape, np.float32),
         valid=np.zeros(shape, np.float32),
         previous=np.zeros((*shape, act_dim + 2), np.float32),
         episodes=episodes,
@@ -235,7 +233,6 @@ def rollout(
                 out.previous[row] = previous
                 out.rewards[row] = np.where(active, reward, 0.0)
                 out.terminated[row] = active & terminated
-                out.first[row] = t == 0
                 out.valid[row] = active
                 previous = np.concatenate([np.tanh(u.numpy()), reward[:, None], np.zeros((n, 1))], 1).astype(np.float32)
                 active &= ~(terminated | truncated)

@@ -15,7 +15,8 @@ on K episodes of a new task yield a good policy for it.
   As in the original MAML, the dependence of the pre-update sampling distribution on the
   parameters is ignored (no E-MAML / DiCE term).
 * Test time (:class:`MAMLAgent`): the agent keeps the adaptation episodes it observes and takes
-  ``inner_steps`` gradient steps on them at the first evaluation episode of a trial.
+  ``inner_steps`` gradient steps on them (configurable in :func:`load_agent`) at the first
+  evaluation episode of a trial.
 
 Run it with ``tasksuite train maml --benchmark navigation-meta --out runs/maml``.
 """
@@ -116,9 +117,12 @@ class MAML:
         ratio = torch.exp(self.log_prob(params, batch["obs"], batch["u"]) - batch["old_log_prob"])
         return -(ratio * batch["adv"] * batch["valid"]).sum() / batch["valid"].sum()
 
-    def adapt(self, params: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``inner_steps`` gradient steps from ``params`` on one task's batch (differentiable)."""
-        for _ in range(self.config.inner_steps):
+    def adapt(
+        self, params: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], steps: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``steps`` (default ``inner_steps``) gradient steps from ``params`` on one task's batch
+        (differentiable)."""
+        for _ in range(self.config.inner_steps if steps is None else steps):
             step = grad(self.inner_loss)(params, batch)
             params = {name: value - self.config.inner_lr * step[name] for name, value in params.items()}
         return params
@@ -219,8 +223,9 @@ class MAMLAgent(AgentBase):
     steps on the adaptation episodes it observed; evaluation episodes act with the adapted mean.
     """
 
-    def __init__(self, maml: MAML) -> None:
+    def __init__(self, maml: MAML, inner_steps: int | None = None) -> None:
         self.maml = maml
+        self.inner_steps = maml.config.inner_steps if inner_steps is None else inner_steps
         self.params: dict[str, torch.Tensor] = {}
         self._generator = torch.Generator()
         self._squash: Squash | None = None
@@ -282,15 +287,19 @@ class MAMLAgent(AgentBase):
         batch = self.maml.task_batch(None, episodes)
         single = {name: value[0] for name, value in batch.items()}
         with torch.no_grad():
-            self.params = self.maml.adapt(self.params, single)
+            self.params = self.maml.adapt(self.params, single, self.inner_steps)
         self._adapted = True
 
 
-def load_agent(checkpoint: str | os.PathLike[str]) -> MAMLAgent:
+def load_agent(checkpoint: str | os.PathLike[str], inner_steps: int | None = None) -> MAMLAgent:
     """A :class:`MAMLAgent` from a checkpoint written by :func:`train`
-    (``tasksuite evaluate --agent tasksuite.baselines.maml:load_agent``)."""
+    (``tasksuite evaluate --agent tasksuite.baselines.maml:load_agent``).
+
+    ``inner_steps``: test-time gradient steps on the adaptation episodes (default: as many as
+    meta-trained; further steps re-use the same episodes, so they can overshoot).
+    """
     state = load_checkpoint(checkpoint)
     config = config_from_dict(Config, state["config"])
     policy = GaussianPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
     policy.load_state_dict(state["policy"])
-    return MAMLAgent(MAML(policy, config))
+    return MAMLAgent(MAML(policy, config), inner_steps)

@@ -55,6 +55,8 @@ class Config:
     meta_batch: int = 16  # tasks per gradient step (paper: 16)
     batch_size: int = 64  # RL transitions per task and gradient step
     context_size: int = 64  # context transitions per task and gradient step
+    context_episodes: int = 1  # the encoder trains on this many first episodes of each task's latest
+    # collection: 1 = the prior-z episode only (the paper), 2 = also the first posterior episode
     capacity: int = 5_000  # replay transitions kept per task
     reward_scale: float = 10.0  # rewards are multiplied by this in the critic's targets: the critic's loss,
     # which trains the encoder, must outweigh the KL term or z carries no task information
@@ -206,7 +208,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
     # As in the paper's encoder buffer: the context the encoder trains on is each task's latest
     # prior-z episode, the data it sees at test time after the first adaptation episode.
-    contexts = Replay(n_tasks, horizon, transitions_dim(obs_dim, act_dim))
+    contexts = Replay(n_tasks, horizon * config.context_episodes, transitions_dim(obs_dim, act_dim))
     run.track(
         sac=sac,
         critic_optimizer=critic_optimizer,
@@ -236,6 +238,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
             replay.add_rollout(tasks, data)
             if episode == 0:
                 contexts.clear(tasks)
+            if episode < config.context_episodes:
                 contexts.add_rollout(tasks, data)
             steps, returns = steps + data.env_steps, [*returns, float(data.episode_returns().mean())]
             trial.append(transition_rows(data))

@@ -6,7 +6,9 @@ flag marking an episode's first step. Its hidden state persists across the episo
 at test time. It is trained with PPO on whole trials: advantages (GAE) run across the trial's
 episode boundaries, so exploring in the first episode is credited by the later ones, and the
 policy is re-run over each whole trial for the update (full backpropagation through time:
-trials are short, ``episodes_per_trial * horizon`` steps).
+trials are short, ``episodes_per_trial * horizon`` steps). Where a family ends episodes early,
+the padding steps of a training batch still advance the GRU (identically in the rollout and the
+update); at test time there is no padding.
 
 Run it with ``tasksuite train rl2 --benchmark navigation-meta --out runs/rl2``.
 """

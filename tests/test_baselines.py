@@ -214,6 +214,15 @@ def test_maml_agent_adapts_its_parameters_on_adaptation_episodes_only(tiny_runs)
     assert all(torch.equal(agent.params[k], initial[k]) for k in initial)
 
 
+def test_maml_test_time_gradient_steps_are_configurable(tiny_runs):
+    adapted = []
+    for steps in (1, 2):
+        agent = algorithm("maml").load_agent(tiny_runs["maml"] / "checkpoint.pt", inner_steps=steps)
+        play(agent, META, adaptation_episodes=2)
+        adapted.append(agent.params)
+    assert not all(torch.equal(adapted[0][k], adapted[1][k]) for k in adapted[0])
+
+
 def test_rl2_agent_carries_its_state_across_episodes_and_clears_it_per_task(tiny_runs):
     agent = load_agent(tiny_runs["rl2"] / "checkpoint.pt")
     states = []
