@@ -7,11 +7,16 @@ per-task replay buffers; the critic's loss trains the encoder. Exploration at te
 posterior sampling: act on a ``z`` drawn from the prior, then from the posterior given the
 transitions seen so far.
 
-As in the paper, the encoder's context for each training task is its latest episode collected
-with ``z`` from the prior (what the agent has seen after its first adaptation episode at test
-time), while the actor and critic learn from every transition of the task. Differences, for a
-small CPU budget: SAC with twin Q-functions, target critics and a learned temperature (Haarnoja
-et al. 2018b) replaces the paper's SAC with a value network, and networks are 2x64 (paper: 3x300).
+As with the paper's encoder buffer (cleared at each collection), the encoder's context for a
+training task is its latest collected trial: an episode with ``z`` from the prior, then one with
+``z`` from the posterior, i.e. what the agent has seen after two adaptation episodes at test time;
+the actor and critic learn from every transition of the task. Contexts unlike those it trained
+on (many more episodes, say) make the product of Gaussians overconfident: meta-test it with the
+two adaptation episodes it trained for.
+
+Differences from the paper, for a small CPU budget: SAC with twin Q-functions, target critics and
+a learned temperature (Haarnoja et al. 2018b) replaces the paper's SAC with a value network;
+networks are 2x64 (paper: 3x300); rewards are scaled by ``reward_scale`` in the critic's targets.
 
 Run it with ``tasksuite train pearl --benchmark navigation-meta --out runs/pearl``.
 """
@@ -46,25 +51,26 @@ class Config:
     """PEARL hyperparameters (defaults: navigation-meta)."""
 
     seed: int = 0
-    total_env_steps: int = 100_000  # meta-training budget (initial collection included)
+    total_env_steps: int = 300_000  # meta-training budget (initial collection included)
     latent_dim: int = 5  # size of z (paper: 5)
     hidden: tuple[int, ...] = (64, 64)  # actor, critic and encoder widths
     initial_episodes: int = 1  # prior-z episodes collected on every training task before training
     tasks_per_iteration: int = 5  # tasks collected from per iteration (paper: 5)
-    gradient_steps: int = 150  # gradient steps per iteration
+    gradient_steps: int = 100  # gradient steps per iteration
     meta_batch: int = 16  # tasks per gradient step (paper: 16)
     batch_size: int = 64  # RL transitions per task and gradient step
     context_size: int = 64  # context transitions per task and gradient step
-    context_episodes: int = 1  # the encoder trains on this many first episodes of each task's latest
-    # collection: 1 = the prior-z episode only (the paper), 2 = also the first posterior episode
+    context_episodes: int = 2  # the encoder trains on this many first episodes of each task's latest
+    # collection: 1 = the prior-z episode only (the paper's setting), 2 = also the first posterior
+    # episode, as the context after two adaptation episodes at test time
     capacity: int = 5_000  # replay transitions kept per task
     reward_scale: float = 10.0  # rewards are multiplied by this in the critic's targets: the critic's loss,
     # which trains the encoder, must outweigh the KL term or z carries no task information
     init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim)
     kl_weight: float = 0.1  # weight of KL(posterior || prior) (paper: 0.1)
     lr: float = 1e-3  # Adam step size of the actor, critics and temperature
-    encoder_lr: float = 1e-4  # Adam step size of the context encoder: slower, so that the actor can
-    # follow the meaning of z as it forms
+    encoder_lr: float = 3e-4  # Adam step size of the context encoder: slower than the actor's, so
+    # that the actor can follow the meaning of z as it forms
     gamma: float = 0.99  # discount
     tau: float = 0.005  # target-critic averaging rate
     checkpoint_every: int = 20  # iterations between checkpoints

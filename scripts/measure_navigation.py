@@ -44,7 +44,7 @@ def measure(algo: str, seed: int, runs: Path) -> dict:
         "train_s": round(train_s),
         "env_steps": load_checkpoint(out / "checkpoint.pt")["env_steps"],
     }
-    splits = ["train"] if algo == "multitask" else ["test", *benchmark.splits.ood_levels]
+    splits = ["train" if algo == "multitask" else "test", *benchmark.splits.ood_levels]
     for split in splits:
         scores = meta_test(agent, benchmark, split, ADAPTATION_EPISODES[algo], 1, seed=0)
         result[split] = [round(float(s), 3) for s in scores.mean(0)]
