@@ -1,1 +1,64 @@
-"""Reference agents (MAML, RL², PEARL, multi-task), installed as ``tasksuite.baselines``."""
+"""Reference agents (MAML, RL², PEARL, multi-task), installed as ``tasksuite.baselines``.
+
+Each algorithm is one module (``maml``, ``rl2``, ``pearl``, ``multitask``) with a ``Config``
+dataclass, ``train(config, benchmark, out_dir, resume) -> checkpoint path`` and
+``load_agent(checkpoint) -> Agent``. This package adds one entry point over them,
+:func:`train_baseline`, and :func:`load_agent` for any baseline's checkpoint. Modules import
+torch, so they are imported only when used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tasksuite.core.errors import UnknownNameError
+
+ALGORITHMS = ("maml", "rl2", "pearl", "multitask")
+
+
+def algorithm(name: str) -> ModuleType:
+    """The module of baseline ``name`` (one of :data:`ALGORITHMS`)."""
+    if name not in ALGORITHMS:
+        raise UnknownNameError(f"unknown baseline {name!r}; baselines are {', '.join(ALGORITHMS)}")
+    return importlib.import_module(f"tasksuite.baselines.{name}")
+
+
+def train_baseline(
+    name: str,
+    benchmark: str | Any,
+    out_dir: str | os.PathLike[str],
+    steps: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    **overrides: Any,
+) -> Path:
+    """Train baseline ``name`` on ``benchmark`` (a name or a :class:`Benchmark`) into ``out_dir``.
+
+    ``steps`` overrides the config's environment-step budget and ``overrides`` any other config
+    field. Returns the checkpoint's path; :func:`load_agent` turns it into an agent.
+    """
+    import tasksuite
+
+    module = algorithm(name)
+    if isinstance(benchmark, str):
+        benchmark = tasksuite.make_benchmark(benchmark)
+    fields = {field.name for field in dataclasses.fields(module.Config)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise UnknownNameError(f"{name} has no config field(s) {sorted(unknown)}; fields are {sorted(fields)}")
+    if steps is not None:
+        overrides["total_env_steps"] = steps
+    config = module.Config(seed=seed, **overrides)
+    return module.train(config, benchmark, out_dir, resume=resume)
+
+
+def load_agent(checkpoint: str | os.PathLike[str]) -> Any:
+    """The agent of any baseline's checkpoint (the checkpoint names its algorithm)."""
+    from tasksuite.baselines.common import load_checkpoint
+
+    return algorithm(load_checkpoint(checkpoint)["algorithm"]).load_agent(checkpoint)

@@ -281,6 +281,31 @@ def _cells(agg: dict) -> tuple[str, str]:
     return f"{agg['iqm']:.3f}", f"[{agg['low']:.3f}, {agg['high']:.3f}]"
 
 
+# ---------------------------------------------------------------------- train
+
+BASELINES = ("maml", "rl2", "pearl", "multitask")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tasksuite.baselines import train_baseline
+    from tasksuite.baselines.common import read_progress
+
+    benchmark = tasksuite.make_benchmark(args.benchmark, seed=args.split_seed)
+    setting_needed = "multi-task" if args.algorithm == "multitask" else "meta"
+    if benchmark.setting != setting_needed:
+        raise TasksuiteError(
+            f"{args.algorithm} trains on {setting_needed} benchmarks; {args.benchmark!r} is {benchmark.setting}"
+        )
+    try:
+        path = train_baseline(args.algorithm, benchmark, args.out, steps=args.steps, seed=args.seed, resume=args.resume)
+    except FileExistsError as error:
+        raise TasksuiteError(str(error)) from error
+    last = read_progress(args.out)[-1]
+    summary = ", ".join(f"{name} {value:.4g}" for name, value in last.items())
+    print(f"wrote {path}\nlast iteration: {summary}")
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -481,6 +506,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("dir", help="the results folder (the --out of tasksuite evaluate)")
     sub.set_defaults(run=cmd_report)
+
+    sub = commands.add_parser(
+        "train",
+        help="train a reference baseline (MAML, RL², PEARL, multi-task) on a benchmark",
+        description="Train a reference baseline on a benchmark's training tasks. OUT receives checkpoint.pt "
+        "(written atomically every few iterations; load it with tasksuite.baselines.load_agent) and "
+        "progress.csv (environment steps and returns per iteration). Needs torch (pip install tasksuite[baselines]).",
+    )
+    sub.add_argument(
+        "algorithm",
+        choices=BASELINES,
+        help="maml and rl2 and pearl train on meta benchmarks, multitask on multi-task ones",
+    )
+    sub.add_argument("--benchmark", required=True, help="benchmark name, e.g. navigation-meta or navigation-multitask")
+    sub.add_argument("--out", required=True, help="run directory for checkpoint.pt and progress.csv")
+    sub.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="environment-step budget of the training (default: the algorithm's config default)",
+    )
+    sub.add_argument("--seed", type=int, default=0, help="training seed; same seed, same checkpoint (default: 0)")
+    sub.add_argument("--split-seed", type=int, default=0, help="seed of the benchmark's splits (default: 0)")
+    sub.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in OUT from its last checkpoint (ends as an uninterrupted run would); "
+        "without it an existing checkpoint in OUT is an error",
+    )
+    sub.set_defaults(run=cmd_train)
     return parser
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import tasksuite
+import tasksuite.baselines  # installed from baselines/, outside tasksuite/'s folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -32,7 +33,8 @@ def test_every_tutorial_is_shown_in_the_docs():
 
 
 def _public_modules():
-    for info in pkgutil.walk_packages(tasksuite.__path__, "tasksuite."):
+    packages = [(tasksuite.__path__, "tasksuite."), (tasksuite.baselines.__path__, "tasksuite.baselines.")]
+    for info in (info for path, prefix in packages for info in pkgutil.walk_packages(path, prefix)):
         name = info.name
         if any(part.startswith("_") for part in name.split(".")) or name in {
             "tasksuite.cli",

@@ -1,0 +1,461 @@
+"""What the baselines truly share: seeding, networks, the squashed Gaussian, batched rollouts,
+checkpoints, progress logging, and a stop-gap meta-test used to measure them.
+
+Every baseline keeps its algorithm in its own module; this file holds only the pieces that
+would otherwise be copied into several of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.io import atomic_write, atomic_write_text
+from tasksuite.core.task import Task
+from tasksuite.evaluation.agent import Agent, TaskContext, Transition
+from tasksuite.evaluation.rollout import RandomPolicy, run_episode
+
+CHECKPOINT = "checkpoint.pt"
+PROGRESS = "progress.csv"
+
+# ---------------------------------------------------------------------- seeding
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Make torch deterministic on CPU: fixed seed, deterministic kernels, a fixed thread count
+    (reductions split across a different number of threads round differently)."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+
+
+def iteration_seed(seed: int, iteration: int) -> int:
+    """A seed for one training iteration, so that a resumed run draws exactly what an
+    uninterrupted run draws (no random-generator state needs saving)."""
+    return int(np.random.default_rng([seed, iteration]).integers(2**31 - 1))
+
+
+# ---------------------------------------------------------------------- networks
+
+
+def mlp(in_dim: int, out_dim: int, hidden: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    """A fully connected network ``in_dim -> hidden... -> out_dim`` (no output activation)."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(in_dim, width), activation()]
+        in_dim = width
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Squash:
+    """Maps unbounded pre-activations ``u`` into an env's action box with ``tanh``.
+
+    The envs refuse out-of-range actions (they never clip), so every baseline acts
+    through this map. On-policy methods keep their Gaussian over ``u`` (the map does
+    not depend on the parameters, so it cancels from their ratios and gradients);
+    SAC needs the change of variables, :meth:`log_det`.
+    """
+
+    def __init__(self, low: np.ndarray, high: np.ndarray) -> None:
+        self.low = np.asarray(low, dtype=np.float32)
+        self.high = np.asarray(high, dtype=np.float32)
+        self._centre = torch.as_tensor((self.high + self.low) / 2)
+        self._half = torch.as_tensor((self.high - self.low) / 2)
+
+    @classmethod
+    def from_space(cls, space: gym.spaces.Box) -> Squash:
+        return cls(space.low, space.high)
+
+    def unit(self, u: torch.Tensor) -> torch.Tensor:
+        """``tanh(u)``: the action in ``[-1, 1]`` coordinates (what networks take as input)."""
+        return torch.tanh(u)
+
+    def to_env(self, u: torch.Tensor) -> np.ndarray:
+        """The env action for ``u``; clamped only against float rounding at the bounds."""
+        action = (self._centre + self._half * torch.tanh(u)).numpy()
+        return np.clip(action, self.low, self.high).astype(np.float32)
+
+    def log_det(self, u: torch.Tensor) -> torch.Tensor:
+        """``log |d action / d u|`` summed over action dimensions (numerically stable form)."""
+        log_dtanh = 2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))
+        return (log_dtanh + torch.log(self._half)).sum(-1)
+
+
+def gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Log-density of ``u`` under a diagonal Gaussian, summed over the last dimension."""
+    return (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+class GaussianPolicy(nn.Module):
+    """An MLP mean and a state-independent log standard deviation over pre-squash actions."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], init_log_std: float) -> None:
+        super().__init__()
+        self.mean = mlp(obs_dim, act_dim, hidden)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean(obs), self.log_std.expand(*obs.shape[:-1], -1)
+
+    def explore(self, obs: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """Sampled pre-squash actions (a :func:`rollout` policy; ``previous`` is ignored)."""
+        mean, log_std = self(obs)
+        return mean + log_std.exp() * torch.randn_like(mean)
+
+
+# ---------------------------------------------------------------------- on-policy estimators
+
+
+def discounted_advantages(
+    rewards: torch.Tensor, values: torch.Tensor, last_value: torch.Tensor, gamma: float, lam: float
+) -> torch.Tensor:
+    """Generalized advantage estimates over time-major ``[T, ...]`` tensors.
+
+    ``values[t]`` estimates the return from step ``t``; ``last_value`` bootstraps after the
+    last step (zero where the sequence really ended). Steps past an episode's end must carry
+    zero reward and zero value (see :attr:`Rollout.valid`).
+    """
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(last_value)
+    next_value = last_value
+    for t in reversed(range(rewards.shape[0])):
+        delta = rewards[t] + gamma * next_value - values[t]
+        running = delta + gamma * lam * running
+        advantages[t] = running
+        next_value = values[t]
+    return advantages
+
+
+def clipped_surrogate(
+    log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip: float, weight: torch.Tensor
+) -> torch.Tensor:
+    """PPO's clipped policy loss (to minimize), a ``weight``-ed mean (weight 0 on padding)."""
+    ratio = torch.exp(log_prob - old_log_prob)
+    surrogate = torch.minimum(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+    return -(surrogate * weight).sum() / weight.sum()
+
+
+# ---------------------------------------------------------------------- batched rollouts
+
+
+@dataclass
+class Rollout:
+    """Consecutive episodes in every sub-env of a vector env, time-major.
+
+    Arrays are ``[episodes * horizon, n_envs, ...]``: episode ``e`` occupies steps
+    ``e * horizon`` to ``(e + 1) * horizon - 1``. Steps after an episode terminated early
+    are padding, marked ``valid == 0`` with zero reward.
+    """
+
+    obs: np.ndarray
+    raw_actions: np.ndarray  # pre-squash u
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray  # the env ended the episode (no bootstrapping)
+    valid: np.ndarray
+    previous: np.ndarray  # what the policy was given besides obs: last unit action, last reward, first flag
+    episodes: int
+    horizon: int
+
+    @property
+    def env_steps(self) -> int:
+        """Environment steps the rollout really took (padding after episode ends excluded)."""
+        return int(self.valid.sum())
+
+    def episode_returns(self) -> np.ndarray:
+        """``[episodes, n_envs]`` undiscounted returns."""
+        return self.rewards.reshape(self.episodes, self.horizon, -1).sum(1)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every array as a float32 tensor."""
+        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            name: torch.as_tensor(a, dtype=torch.float32) for name, a in arrays.items() if isinstance(a, np.ndarray)
+        }
+
+
+def rollout(
+    envs: gym.vector.VectorEnv,
+    policy: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    squash: Squash,
+    episodes: int,
+    horizon: int,
+    seed: int | None,
+) -> Rollout:
+    """Run ``episodes`` consecutive episodes in every sub-env, one batched forward pass per step.
+
+    ``policy(obs, previous)`` gets ``[n_envs, obs_dim]`` observations and ``previous``
+    ``[n_envs, act_dim + 2]`` (last unit action, last reward, first-step flag) and returns
+    pre-squash actions. ``seed`` seeds the first reset (sub-env ``i`` gets ``seed + i``);
+    later episodes continue each sub-env's random stream. Only the Gymnasium VectorEnv API
+    is used, so a native batched env plugs in unchanged.
+    """
+    n, act_dim = envs.num_envs, squash.low.shape[0]
+    obs_dim = envs.single_observation_space.shape[0]
+    shape = (episodes * horizon, n)
+    out = Rollout(
+        obs=np.zeros((*shape, obs_dim), np.float32),
+        raw_actions=np.zeros((*shape, act_dim), np.float32),
+        rewards=np.zeros(shape, np.float32),
+        next_obs=np.zeros((*shape, obs_dim), np.float32),
+        terminated=np.zeros(shape, np.float32),
+        valid=np.zeros(shape, np.float32),
+        previous=np.zeros((*shape, act_dim + 2), np.float32),
+        episodes=episodes,
+        horizon=horizon,
+    )
+    previous = np.zeros((n, act_dim + 2), np.float32)
+    with torch.no_grad():
+        for episode in range(episodes):
+            obs, _ = envs.reset(seed=seed if episode == 0 else None)
+            active = np.ones(n, dtype=bool)
+            previous[:, -1] = 1.0
+            for t in range(horizon):
+                row = episode * horizon + t
+                u = policy(torch.as_tensor(obs), torch.as_tensor(previous))
+                action = squash.to_env(u)
+                next_obs, reward, terminated, truncated, _ = envs.step(action)
+                out.obs[row], out.raw_actions[row], out.next_obs[row] = obs, u.numpy(), next_obs
+                out.previous[row] = previous
+                out.rewards[row] = np.where(active, reward, 0.0)
+                out.terminated[row] = active & terminated
+                out.valid[row] = active
+                previous = np.concatenate([np.tanh(u.numpy()), reward[:, None], np.zeros((n, 1))], 1).astype(np.float32)
+                active &= ~(terminated | truncated)
+                obs = next_obs
+                if not active.any():
+                    break
+    return out
+
+
+def task_batch(tasks: Sequence[Task], count: int, rng: np.random.Generator) -> list[Task]:
+    """``count`` tasks drawn uniformly with replacement."""
+    return [tasks[i] for i in rng.integers(len(tasks), size=count)]
+
+
+# ---------------------------------------------------------------------- checkpoints and logs
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain JSON values (what a weights-only checkpoint may hold)."""
+    return json.loads(json.dumps(asdict(config)))
+
+
+def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
+    """Rebuild a config dataclass, turning JSON lists back into tuples."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
+    """Write ``state`` (tensors, state dicts and JSON-able values only) atomically."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint safely: ``weights_only=True`` refuses anything but tensors and plain data."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class ProgressLog:
+    """Scalars per training iteration, rewritten atomically to ``progress.csv`` at each checkpoint.
+
+    The rows travel in the checkpoint, so a resumed run's log is the uninterrupted run's log.
+    """
+
+    def __init__(self, out_dir: Path, rows: list[dict[str, float]] | None = None) -> None:
+        self.path = out_dir / PROGRESS
+        self.rows = list(rows or [])
+
+    def add(self, **scalars: float) -> None:
+        """Append one row of named scalars."""
+        self.rows.append({k: float(v) for k, v in scalars.items()})
+
+    def flush(self) -> None:
+        """Rewrite the CSV file (atomically) with every row so far."""
+        if not self.rows:
+            return
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(self.rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, text.getvalue())
+
+
+def read_progress(out_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
+    """The rows of a run's ``progress.csv``."""
+    with open(Path(out_dir) / PROGRESS, encoding="utf-8") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+class Run:
+    """The bookkeeping every training loop shares: the run directory, seeding, the env's spaces,
+    the iteration and env-step counters, the progress log, checkpoints and resuming.
+
+    A fresh run refuses to overwrite an existing checkpoint, so that a forgotten ``--resume``
+    never silently throws training away. Checkpoints are written atomically every
+    ``config.checkpoint_every`` iterations and at the end of the budget.
+    """
+
+    def __init__(
+        self, algorithm: str, config: Any, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool
+    ) -> None:
+        self.algorithm, self.config = algorithm, config
+        self.out = Path(out_dir)
+        self.path = self.out / CHECKPOINT
+        if self.path.exists() and not resume:
+            raise FileExistsError(f"{self.path} exists: pass resume=True (--resume) to continue it, or another out_dir")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.resumed = load_checkpoint(self.path) if resume and self.path.exists() else None
+        seed_everything(config.seed, config.threads)
+        probe = benchmark.make_env(benchmark.train_tasks[0])
+        self.squash = Squash.from_space(probe.action_space)
+        self.obs_dim, self.act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+        probe.close()
+        state = self.resumed or {"iteration": 0, "env_steps": 0, "progress": []}
+        self.iteration, self.env_steps = state["iteration"], state["env_steps"]
+        self.log = ProgressLog(self.out, state["progress"])
+        self._saved: dict[str, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        """Whether the environment-step budget is spent."""
+        return self.env_steps >= self.config.total_env_steps
+
+    def track(self, **objects: Any) -> None:
+        """Name what checkpoints hold (modules and optimizers by state dict, tensors as they are)
+        and, when resuming, load it back from the checkpoint."""
+        self._saved.update(objects)
+        if self.resumed is not None:
+            for name, value in objects.items():
+                if hasattr(value, "load_state_dict"):
+                    value.load_state_dict(self.resumed[name])
+                else:
+                    value.copy_(self.resumed[name])
+
+    def progress_bar(self) -> tqdm:
+        """A tqdm bar over the step budget, starting where a resumed run left off."""
+        return tqdm(total=self.config.total_env_steps, initial=self.env_steps, unit="step", desc=self.algorithm)
+
+    def seed(self) -> int:
+        """This iteration's seed; also reseeds torch, so a resumed run draws what the original drew."""
+        seed = iteration_seed(self.config.seed, self.iteration)
+        torch.manual_seed(seed)
+        return seed
+
+    def end_iteration(self, bar: tqdm, env_steps: int, **scalars: float) -> None:
+        """Count the iteration's env steps, log its scalars, checkpoint when due."""
+        self.iteration += 1
+        self.env_steps += env_steps
+        self.log.add(iteration=self.iteration, env_steps=self.env_steps, **scalars)
+        bar.update(env_steps)
+        bar.set_postfix({name: f"{value:.3g}" for name, value in scalars.items()})
+        if self.iteration % self.config.checkpoint_every == 0 or self.done:
+            self.save()
+
+    def save(self) -> None:
+        """Write the checkpoint (atomically) with every tracked object and the progress rows."""
+        state = {name: getattr(value, "state_dict", lambda v=value: v)() for name, value in self._saved.items()}
+        save_checkpoint(
+            self.path,
+            {
+                "algorithm": self.algorithm,
+                "config": config_to_dict(self.config),
+                "obs_dim": self.obs_dim,
+                "act_dim": self.act_dim,
+                "iteration": self.iteration,
+                "env_steps": self.env_steps,
+                "progress": self.log.rows,
+                **state,
+            },
+        )
+        self.log.flush()
+
+
+# ---------------------------------------------------------------------- measuring (stop-gap until the harness lands)
+
+
+def task_context(benchmark: Benchmark, task: Task, env: gym.Env, seed: int) -> TaskContext:
+    """What an agent is told when a trial of ``task`` begins (the task itself only where observable)."""
+    return TaskContext(
+        family=benchmark.family.name,
+        setting=benchmark.setting,
+        task=task if benchmark.task_observable else None,
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        horizon=benchmark.family.horizon,
+        seed=seed,
+    )
+
+
+def run_trial(
+    agent: Agent, env: gym.Env, context: TaskContext, adaptation_episodes: int, evaluation_episodes: int, seed: int
+) -> list[float]:
+    """Drive ``agent`` through one trial of the meta-test protocol; the return of every episode."""
+    agent.begin_task(context)
+    returns = []
+    for episode in range(adaptation_episodes + evaluation_episodes):
+        adaptation = episode < adaptation_episodes
+        agent.begin_episode(adaptation)
+        obs, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            action = agent.act(obs)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            agent.observe(Transition(obs, action, float(reward), next_obs, terminated, truncated, info))
+            total += float(reward)
+            obs, done = next_obs, terminated or truncated
+        agent.end_episode(adaptation)
+        returns.append(total)
+    return returns
+
+
+def reference_returns(benchmark: Benchmark, task: Task, episodes: int = 5, seed: int = 0) -> tuple[float, float]:
+    """Mean returns of the family's oracle and of a uniform random policy on ``task``."""
+    env = benchmark.make_env(task)
+    oracle = benchmark.family.oracle_policy(task)
+    random = RandomPolicy(env.action_space, seed=seed)
+    pairs = [(run_episode(env, oracle, seed + e).ret, run_episode(env, random, seed + e).ret) for e in range(episodes)]
+    env.close()
+    return float(np.mean([p[0] for p in pairs])), float(np.mean([p[1] for p in pairs]))
+
+
+def meta_test(
+    agent: Agent,
+    benchmark: Benchmark,
+    split: str,
+    adaptation_episodes: int,
+    evaluation_episodes: int = 1,
+    seed: int = 0,
+    max_tasks: int | None = None,
+) -> np.ndarray:
+    """Normalized score of every episode of a trial, per task: ``[tasks, episodes]``.
+
+    Score = (R - R_random) / (R_oracle - R_random) per task. A small stand-in for the
+    evaluation harness (issue 5), kept to measure the baselines until it lands.
+    """
+    scores = []
+    for index, task in enumerate(benchmark.tasks(split)[:max_tasks]):
+        env = benchmark.make_env(task)
+        context = task_context(benchmark, task, env, seed=seed + index)
+        returns = run_trial(agent, env, context, adaptation_episodes, evaluation_episodes, seed=1000 * index + seed)
+        env.close()
+        oracle, random = reference_returns(benchmark, task, seed=seed)
+        scores.append((np.asarray(returns) - random) / (oracle - random))
+    return np.asarray(scores)

@@ -1,0 +1,152 @@
+"""Multi-task PPO: one task-conditioned policy for the multi-task setting.
+
+The benchmark exposes the task (``Benchmark.task_observable``): every observation ends with the
+task's encoding (``ParameterSpace.encode``), so a single feedforward Gaussian policy and value
+function learn all training tasks at once with PPO (Schulman et al. 2017), the batch spread
+evenly over the tasks. Nothing is adapted at test time; the agent reads the task from the
+observation.
+
+PPO rather than SAC: every training task is stepped in one vector env and the update is one
+batched pass, which suits cheap simulators on few CPU cores; a task-conditioned SAC is the
+PEARL module with the latent replaced by the observed encoding.
+
+Run it with ``tasksuite train multitask --benchmark navigation-multitask --out runs/multitask``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tasksuite.baselines.common import (
+    GaussianPolicy,
+    Run,
+    Squash,
+    clipped_surrogate,
+    config_from_dict,
+    discounted_advantages,
+    gaussian_log_prob,
+    load_checkpoint,
+    mlp,
+    rollout,
+)
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.errors import InvalidTaskError
+from tasksuite.evaluation.agent import AgentBase, TaskContext
+
+
+@dataclass(frozen=True)
+class Config:
+    """Multi-task PPO hyperparameters (defaults: navigation-multitask)."""
+
+    seed: int = 0
+    total_env_steps: int = 200_000  # training budget
+    envs_per_task: int = 8  # parallel episodes of every training task per iteration
+    hidden: tuple[int, ...] = (64, 64)  # policy and value MLP widths
+    lr: float = 1e-3  # Adam step size
+    epochs: int = 10  # PPO passes over each batch
+    minibatches: int = 4  # minibatches per pass
+    clip: float = 0.2  # PPO clip range
+    gamma: float = 0.99  # discount
+    lam: float = 0.95  # GAE lambda
+    max_grad_norm: float = 0.5  # gradient clipping
+    init_log_std: float = 0.0  # initial log std of the pre-squash Gaussian
+    checkpoint_every: int = 10  # iterations between checkpoints
+    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+
+
+def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool = False) -> Path:
+    """Train on every training task of a multi-task ``benchmark``; returns the checkpoint's path.
+
+    With ``resume``, continues from ``out_dir``'s checkpoint and ends exactly where an
+    uninterrupted run would.
+    """
+    if not benchmark.task_observable:
+        raise InvalidTaskError(
+            f"benchmark {benchmark.name!r} hides its tasks ({benchmark.setting} setting); "
+            "the multi-task agent needs a multi-task benchmark"
+        )
+    run = Run("multitask", config, benchmark, out_dir, resume)
+    policy = GaussianPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
+    critic = mlp(run.obs_dim, 1, config.hidden)
+    parameters = [*policy.parameters(), *critic.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    run.track(policy=policy, critic=critic, optimizer=optimizer)
+    envs = benchmark.make_vec_env([task for task in benchmark.train_tasks for _ in range(config.envs_per_task)])
+
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
+            data = rollout(envs, policy.explore, run.squash, 1, benchmark.family.horizon, seed=seed)
+            batch = data.tensors()
+            valid = batch["valid"]
+            with torch.no_grad():
+                old_log_prob = gaussian_log_prob(*policy(batch["obs"]), batch["raw_actions"])
+                values = critic(batch["obs"])[..., 0] * valid
+                # Bootstrap where the horizon truncated an episode; padding after a termination is 0.
+                last = (1.0 - batch["terminated"][-1]) * valid[-1] * critic(batch["next_obs"][-1])[..., 0]
+                adv = discounted_advantages(batch["rewards"], values, last, config.gamma, config.lam)
+                returns = adv + values
+            flat = {
+                "obs": batch["obs"].flatten(0, 1),
+                "u": batch["raw_actions"].flatten(0, 1),
+                "old_log_prob": old_log_prob.flatten(),
+                "adv": ((adv - adv[valid > 0].mean()) / (adv[valid > 0].std() + 1e-8)).flatten(),
+                "returns": returns.flatten(),
+                "valid": valid.flatten(),
+            }
+            for _ in range(config.epochs):
+                for rows in torch.randperm(len(flat["obs"])).chunk(config.minibatches):
+                    weight = flat["valid"][rows]
+                    log_prob = gaussian_log_prob(*policy(flat["obs"][rows]), flat["u"][rows])
+                    policy_loss = clipped_surrogate(
+                        log_prob, flat["old_log_prob"][rows], flat["adv"][rows], config.clip, weight
+                    )
+                    value = critic(flat["obs"][rows])[..., 0]
+                    value_loss = (((value - flat["returns"][rows]) ** 2) * weight).sum() / weight.sum()
+                    optimizer.zero_grad()
+                    (policy_loss + value_loss).backward()
+                    nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+                    optimizer.step()
+            run.end_iteration(bar, data.env_steps, mean_return=float(data.episode_returns().mean()))
+    envs.close()
+    return run.path
+
+
+class MultiTaskAgent(AgentBase):
+    """The task-conditioned policy, acting with its mean action; the task is in the observation."""
+
+    def __init__(self, policy: GaussianPolicy) -> None:
+        self.policy = policy
+        self._squash: Squash | None = None
+
+    def begin_task(self, context: TaskContext) -> None:
+        expected = self.policy.mean[0].in_features
+        if context.observation_space.shape != (expected,):
+            raise InvalidTaskError(
+                f"the multi-task agent reads {expected}-dimensional observations (task encoding included), "
+                f"got {context.observation_space.shape}: build the env with task_observable=True"
+            )
+        self._squash = Squash.from_space(context.action_space)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before act")
+        with torch.no_grad():
+            mean, _ = self.policy(torch.as_tensor(obs, dtype=torch.float32))
+        return self._squash.to_env(mean)
+
+
+def load_agent(checkpoint: str | os.PathLike[str]) -> MultiTaskAgent:
+    """A :class:`MultiTaskAgent` from a checkpoint written by :func:`train`
+    (``tasksuite evaluate --agent tasksuite.baselines.multitask:load_agent``)."""
+    state = load_checkpoint(checkpoint)
+    config = config_from_dict(Config, state["config"])
+    policy = GaussianPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
+    policy.load_state_dict(state["policy"])
+    return MultiTaskAgent(policy)

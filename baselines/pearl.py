@@ -1,0 +1,369 @@
+"""PEARL: probabilistic embeddings for actor-critic RL (Rakelly et al. 2019), Bayesian adaptation.
+
+A context encoder maps each transition ``(s, a, r, s')`` to a Gaussian factor over a latent task
+variable ``z``; the posterior is their product (closed form for Gaussians), regularized towards a
+unit Gaussian prior by a KL term. A soft actor-critic conditioned on ``z`` learns off-policy from
+per-task replay buffers; the critic's loss trains the encoder. Exploration at test time is
+posterior sampling: act on a ``z`` drawn from the prior, then from the posterior given the
+transitions seen so far.
+
+As with the paper's encoder buffer (cleared at each collection), the encoder's context for a
+training task is its latest collected trial: an episode with ``z`` from the prior, then one with
+``z`` from the posterior, i.e. what the agent has seen after two adaptation episodes at test time;
+the actor and critic learn from every transition of the task. Contexts unlike those it trained
+on (many more episodes, say) make the product of Gaussians overconfident: meta-test it with the
+two adaptation episodes it trained for.
+
+Differences from the paper, for a small CPU budget: SAC with twin Q-functions, target critics and
+a learned temperature (Haarnoja et al. 2018b) replaces the paper's SAC with a value network;
+networks are 2x64 (paper: 3x300); rewards are scaled by ``reward_scale`` in the critic's targets.
+
+Run it with ``tasksuite train pearl --benchmark navigation-meta --out runs/pearl``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tasksuite.baselines.common import (
+    Rollout,
+    Run,
+    Squash,
+    config_from_dict,
+    gaussian_log_prob,
+    load_checkpoint,
+    mlp,
+    rollout,
+)
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+
+
+@dataclass(frozen=True)
+class Config:
+    """PEARL hyperparameters (defaults: navigation-meta)."""
+
+    seed: int = 0
+    total_env_steps: int = 300_000  # meta-training budget (initial collection included)
+    latent_dim: int = 5  # size of z (paper: 5)
+    hidden: tuple[int, ...] = (64, 64)  # actor, critic and encoder widths
+    initial_episodes: int = 1  # prior-z episodes collected on every training task before training
+    tasks_per_iteration: int = 5  # tasks collected from per iteration (paper: 5)
+    gradient_steps: int = 100  # gradient steps per iteration
+    meta_batch: int = 16  # tasks per gradient step (paper: 16)
+    batch_size: int = 64  # RL transitions per task and gradient step
+    context_size: int = 64  # context transitions per task and gradient step
+    context_episodes: int = 2  # the encoder trains on this many first episodes of each task's latest
+    # collection: 1 = the prior-z episode only (the paper's setting), 2 = also the first posterior
+    # episode, as the context after two adaptation episodes at test time
+    capacity: int = 5_000  # replay transitions kept per task
+    reward_scale: float = 10.0  # rewards are multiplied by this in the critic's targets: the critic's loss,
+    # which trains the encoder, must outweigh the KL term or z carries no task information
+    init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim)
+    kl_weight: float = 0.1  # weight of KL(posterior || prior) (paper: 0.1)
+    lr: float = 1e-3  # Adam step size of the actor, critics and temperature
+    encoder_lr: float = 3e-4  # Adam step size of the context encoder: slower than the actor's, so
+    # that the actor can follow the meaning of z as it forms
+    gamma: float = 0.99  # discount
+    tau: float = 0.005  # target-critic averaging rate
+    checkpoint_every: int = 20  # iterations between checkpoints
+    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+
+
+# ---------------------------------------------------------------------- networks
+
+
+class ContextEncoder(nn.Module):
+    """Per-transition Gaussian factors, multiplied into a posterior over ``z``."""
+
+    def __init__(self, transition_dim: int, latent_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = mlp(transition_dim, 2 * latent_dim, hidden, nn.ReLU)
+
+    def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, N, transition_dim]`` context (``N >= 1``) to posterior mean and variance ``[B, latent]``.
+
+        Product of Gaussians: precision = sum of the factors' precisions; mean = the
+        precision-weighted mean of the factors' means.
+        """
+        mean, raw_var = self.net(context).chunk(2, -1)
+        precision = 1.0 / nn.functional.softplus(raw_var).clamp(min=1e-7)
+        total = precision.sum(1)
+        return (precision * mean).sum(1) / total, 1.0 / total
+
+
+def transitions_dim(obs_dim: int, act_dim: int) -> int:
+    """Width of a stored transition: obs, unit action, reward, next obs, terminated."""
+    return 2 * obs_dim + act_dim + 2
+
+
+class SAC(nn.Module):
+    """The latent-conditioned actor, twin critics and their targets, the temperature, the encoder."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: Config) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.encoder = ContextEncoder(2 * obs_dim + act_dim + 1, config.latent_dim, config.hidden)
+        self.actor = mlp(obs_dim + config.latent_dim, 2 * act_dim, config.hidden, nn.ReLU)
+        self.critics = nn.ModuleList(
+            [mlp(obs_dim + act_dim + config.latent_dim, 1, config.hidden, nn.ReLU) for _ in range(2)]
+        )
+        self.targets = copy.deepcopy(self.critics).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
+
+    def context(self, transitions: torch.Tensor) -> torch.Tensor:
+        """What the encoder reads of stored transitions: ``(s, a, r, s')``."""
+        return transitions[..., :-1]
+
+    def posterior(self, transitions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and variance of the task latent given context transitions (product of Gaussians)."""
+        return self.encoder(self.context(transitions))
+
+    def policy(self, obs: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-std of the actor's Gaussian for ``obs`` under task latent ``z``."""
+        mean, log_std = self.actor(torch.cat([obs, z], -1)).chunk(2, -1)
+        return mean, log_std.clamp(-5.0, 2.0)
+
+    def q(self, critics: nn.ModuleList, obs: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The smaller of the twin critics' values (clipped double Q)."""
+        x = torch.cat([obs, action, z], -1)
+        return torch.minimum(critics[0](x), critics[1](x))[..., 0]
+
+    def sample(self, obs: torch.Tensor, z: torch.Tensor, squash: Squash) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterized pre-squash action and the log-density of its squashed action."""
+        mean, log_std = self.policy(obs, z)
+        u = mean + log_std.exp() * torch.randn_like(mean)
+        return u, gaussian_log_prob(mean, log_std, u) - squash.log_det(u)
+
+
+def sample_z(mean: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A task latent drawn from the Gaussian ``(mean, var)`` (posterior sampling)."""
+    return mean + var.sqrt() * torch.randn(mean.shape, generator=generator)
+
+
+# ---------------------------------------------------------------------- replay
+
+
+class Replay:
+    """One ring buffer of transitions per training task, as tensors (so a checkpoint can hold it)."""
+
+    def __init__(self, n_tasks: int, capacity: int, width: int) -> None:
+        self.data = torch.zeros(n_tasks, capacity, width)
+        self.count = torch.zeros(n_tasks, dtype=torch.long)  # transitions ever added
+
+    def add(self, task: int, transitions: torch.Tensor) -> None:
+        """Store transitions of ``task``, overwriting its oldest once full."""
+        capacity = self.data.shape[1]
+        slots = (self.count[task] + torch.arange(len(transitions))) % capacity
+        self.data[task, slots] = transitions
+        self.count[task] += len(transitions)
+
+    def add_rollout(self, tasks: list[int], data: Rollout) -> None:
+        """Every valid step of a rollout whose sub-env ``j`` ran training task ``tasks[j]``."""
+        rows, valid = transition_rows(data), data.tensors()["valid"]
+        for j, task in enumerate(tasks):
+            self.add(task, rows[valid[:, j] > 0, j])
+
+    def clear(self, tasks: list[int]) -> None:
+        """Forget the stored transitions of ``tasks``."""
+        self.count[tasks] = 0
+
+    def sample(self, tasks: torch.Tensor, size: int) -> torch.Tensor:
+        """``[len(tasks), size, width]`` transitions drawn uniformly (with replacement) per task."""
+        filled = self.count[tasks].clamp(max=self.data.shape[1])
+        index = (torch.rand(len(tasks), size) * filled[:, None]).long()
+        return self.data[tasks[:, None], index]
+
+
+def transition_rows(data: Rollout) -> torch.Tensor:
+    """A rollout's steps as stored transitions ``[T, n_envs, width]``: obs, unit action, reward,
+    next obs, terminated."""
+    t = data.tensors()
+    action, reward, terminated = torch.tanh(t["raw_actions"]), t["rewards"][..., None], t["terminated"][..., None]
+    return torch.cat([t["obs"], action, reward, t["next_obs"], terminated], -1)
+
+
+def split(transitions: torch.Tensor, obs_dim: int, act_dim: int) -> tuple[torch.Tensor, ...]:
+    """Stored transitions into obs, unit action, reward, next obs, terminated."""
+    sizes = [obs_dim, act_dim, 1, obs_dim, 1]
+    obs, action, reward, next_obs, terminated = transitions.split(sizes, -1)
+    return obs, action, reward[..., 0], next_obs, terminated[..., 0]
+
+
+# ---------------------------------------------------------------------- training
+
+
+def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool = False) -> Path:
+    """Meta-train on ``benchmark``'s training tasks; returns the checkpoint's path.
+
+    With ``resume``, continues from ``out_dir``'s checkpoint (replay buffers included) and ends
+    exactly where an uninterrupted run would.
+    """
+    run = Run("pearl", config, benchmark, out_dir, resume)
+    obs_dim, act_dim, squash = run.obs_dim, run.act_dim, run.squash
+    sac = SAC(obs_dim, act_dim, config)
+    critic_optimizer = torch.optim.Adam(
+        [{"params": sac.critics.parameters()}, {"params": sac.encoder.parameters(), "lr": config.encoder_lr}],
+        lr=config.lr,
+    )
+    actor_optimizer = torch.optim.Adam(sac.actor.parameters(), lr=config.lr)
+    alpha_optimizer = torch.optim.Adam([sac.log_alpha], lr=config.lr)
+    n_tasks, horizon = len(benchmark.train_tasks), benchmark.family.horizon
+    replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
+    # As in the paper's encoder buffer: the context the encoder trains on is each task's latest
+    # prior-z episode, the data it sees at test time after the first adaptation episode.
+    contexts = Replay(n_tasks, horizon * config.context_episodes, transitions_dim(obs_dim, act_dim))
+    run.track(
+        sac=sac,
+        critic_optimizer=critic_optimizer,
+        actor_optimizer=actor_optimizer,
+        alpha_optimizer=alpha_optimizer,
+        replay_data=replay.data,
+        replay_count=replay.count,
+        context_data=contexts.data,
+        context_count=contexts.count,
+    )
+    target_entropy = -float(act_dim)
+
+    def collect(tasks: list[int], seed: int, posterior_episodes: int) -> tuple[int, float]:
+        """One prior-z episode per task (it becomes the task's context), then ``posterior_episodes``
+        on z from the posterior of the trial's transitions so far; everything goes to the replay.
+        Env steps and the last episode's mean return."""
+        envs = benchmark.make_vec_env([benchmark.train_tasks[i] for i in tasks])
+        z = torch.randn(len(tasks), config.latent_dim)
+        trial = []
+        steps, returns = 0, []
+        for episode in range(1 + posterior_episodes):
+
+            def act(obs: torch.Tensor, previous: torch.Tensor, z: torch.Tensor = z) -> torch.Tensor:
+                return sac.sample(obs, z, squash)[0]
+
+            data = rollout(envs, act, squash, 1, horizon, seed=seed if episode == 0 else None)
+            replay.add_rollout(tasks, data)
+            if episode == 0:
+                contexts.clear(tasks)
+            if episode < config.context_episodes:
+                contexts.add_rollout(tasks, data)
+            steps, returns = steps + data.env_steps, [*returns, float(data.episode_returns().mean())]
+            trial.append(transition_rows(data))
+            with torch.no_grad():
+                z = sample_z(*sac.posterior(torch.cat(trial).transpose(0, 1)))
+        envs.close()
+        return steps, returns[-1]
+
+    def gradient_step() -> dict[str, float]:
+        tasks = torch.randint(n_tasks, (config.meta_batch,))
+        tasks = tasks[contexts.count[tasks] > 0]
+        mean, var = sac.posterior(contexts.sample(tasks, config.context_size))
+        z = sample_z(mean, var)
+        kl = 0.5 * (var + mean**2 - 1.0 - var.log()).sum(-1).mean()
+        obs, action, reward, next_obs, terminated = split(replay.sample(tasks, config.batch_size), obs_dim, act_dim)
+        z_rows = z[:, None].expand(-1, config.batch_size, -1)
+        alpha = sac.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_u, next_log_prob = sac.sample(next_obs, z_rows, squash)
+            next_q = sac.q(sac.targets, next_obs, torch.tanh(next_u), z_rows) - alpha * next_log_prob
+            target = config.reward_scale * reward + config.gamma * (1.0 - terminated) * next_q
+        x = torch.cat([obs, action, z_rows], -1)  # z not detached: the critic's loss trains the encoder
+        critic_loss = sum(((critic(x)[..., 0] - target) ** 2).mean() for critic in sac.critics)
+        critic_optimizer.zero_grad()
+        (critic_loss + config.kl_weight * kl).backward()
+        critic_optimizer.step()
+
+        z_rows = z_rows.detach()
+        u, log_prob = sac.sample(obs, z_rows, squash)
+        actor_loss = (alpha * log_prob - sac.q(sac.critics, obs, torch.tanh(u), z_rows)).mean()
+        actor_optimizer.zero_grad()
+        actor_loss.backward()
+        actor_optimizer.step()
+        alpha_loss = -(sac.log_alpha * (log_prob.detach() + target_entropy)).mean()
+        alpha_optimizer.zero_grad()
+        alpha_loss.backward()
+        alpha_optimizer.step()
+        with torch.no_grad():
+            for target_param, param in zip(sac.targets.parameters(), sac.critics.parameters(), strict=True):
+                target_param.lerp_(param, config.tau)
+        return {"critic_loss": float(critic_loss.detach()), "kl": float(kl.detach()), "alpha": float(alpha)}
+
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
+            if run.iteration == 0:
+                tasks = [i for i in range(n_tasks) for _ in range(config.initial_episodes)]
+                steps, ret = collect(tasks, seed, posterior_episodes=0)
+            else:
+                tasks = np.random.default_rng(seed).choice(n_tasks, config.tasks_per_iteration).tolist()
+                steps, ret = collect(tasks, seed, posterior_episodes=1)
+            losses = [gradient_step() for _ in range(config.gradient_steps)]
+            scalars = {name: float(np.mean([loss[name] for loss in losses])) for name in losses[0]}
+            run.end_iteration(bar, steps, posterior_return=ret, **scalars)
+    return run.path
+
+
+# ---------------------------------------------------------------------- the agent
+
+
+class PEARLAgent(AgentBase):
+    """Posterior sampling: ``z`` from the prior until context exists, then from the posterior
+    given every adaptation transition of the trial, updated in ``end_episode(adaptation=True)``.
+    Adaptation episodes sample actions; evaluation episodes act with the mean action."""
+
+    def __init__(self, sac: SAC) -> None:
+        self.sac = sac
+        latent = sac.encoder.net[-1].out_features // 2
+        self.posterior = (torch.zeros(latent), torch.ones(latent))
+        self._generator = torch.Generator()
+        self._context: list[torch.Tensor] = []
+        self._z = torch.zeros(latent)
+        self._squash: Squash | None = None
+        self._adaptation = True
+        self._last_unit_action = np.zeros(sac.act_dim, dtype=np.float32)
+
+    def begin_task(self, context: TaskContext) -> None:
+        self._generator.manual_seed(context.seed)
+        self._context = []
+        self.posterior = (torch.zeros_like(self._z), torch.ones_like(self._z))
+        self._z = sample_z(*self.posterior, generator=self._generator)
+        self._squash = Squash.from_space(context.action_space)
+
+    def begin_episode(self, adaptation: bool) -> None:
+        self._adaptation = adaptation
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before act")
+        with torch.no_grad():
+            mean, log_std = self.sac.policy(torch.as_tensor(obs, dtype=torch.float32), self._z)
+            u = mean
+            if self._adaptation:
+                u = mean + log_std.exp() * torch.randn(mean.shape, generator=self._generator)
+        self._last_unit_action = torch.tanh(u).numpy()
+        return self._squash.to_env(u)
+
+    def observe(self, transition: Transition) -> None:
+        if self._adaptation:
+            row = np.concatenate([transition.obs, self._last_unit_action, [transition.reward], transition.next_obs])
+            self._context.append(torch.as_tensor(row, dtype=torch.float32))
+
+    def end_episode(self, adaptation: bool) -> None:
+        if adaptation and self._context:
+            with torch.no_grad():
+                mean, var = self.sac.encoder(torch.stack(self._context)[None])
+            self.posterior = (mean[0], var[0])
+            self._z = sample_z(*self.posterior, generator=self._generator)
+
+
+def load_agent(checkpoint: str | os.PathLike[str]) -> PEARLAgent:
+    """A :class:`PEARLAgent` from a checkpoint written by :func:`train`
+    (``tasksuite evaluate --agent tasksuite.baselines.pearl:load_agent``)."""
+    state = load_checkpoint(checkpoint)
+    sac = SAC(state["obs_dim"], state["act_dim"], config_from_dict(Config, state["config"]))
+    sac.load_state_dict(state["sac"])
+    return PEARLAgent(sac)

@@ -1,0 +1,199 @@
+"""RL²: fast RL via slow RL (Duan et al. 2016; Wang et al. 2016), recurrent adaptation.
+
+A GRU policy reads, each step, the observation, its previous action, the previous reward and a
+flag marking an episode's first step. Its hidden state persists across the episodes of a trial
+(one task), so the learned dynamics of the hidden state *is* the adaptation: no gradient steps
+at test time. It is trained with PPO on whole trials: advantages (GAE) run across the trial's
+episode boundaries, so exploring in the first episode is credited by the later ones, and the
+policy is re-run over each whole trial for the update (full backpropagation through time:
+trials are short, ``episodes_per_trial * horizon`` steps). Where a family ends episodes early,
+the padding steps of a training batch still advance the GRU (identically in the rollout and the
+update); at test time there is no padding.
+
+Run it with ``tasksuite train rl2 --benchmark navigation-meta --out runs/rl2``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tasksuite.baselines.common import (
+    Run,
+    Squash,
+    clipped_surrogate,
+    config_from_dict,
+    discounted_advantages,
+    gaussian_log_prob,
+    load_checkpoint,
+    rollout,
+    task_batch,
+)
+from tasksuite.core.benchmark import Benchmark
+from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+
+
+@dataclass(frozen=True)
+class Config:
+    """RL² hyperparameters (defaults: navigation-meta)."""
+
+    seed: int = 0
+    total_env_steps: int = 1_000_000  # meta-training budget
+    parallel_trials: int = 64  # trials per PPO batch, one task each (drawn with replacement)
+    episodes_per_trial: int = 3  # episodes of one task the hidden state carries over
+    hidden: int = 64  # GRU width
+    lr: float = 2e-3  # Adam step size
+    epochs: int = 4  # PPO passes over each batch
+    minibatches: int = 4  # trials are split into this many minibatches per pass
+    clip: float = 0.2  # PPO clip range
+    reward_scale: float = 0.1  # rewards are multiplied by this for the PPO losses (keeps value errors O(1))
+    gamma: float = 0.99  # discount (across the episodes of a trial)
+    lam: float = 0.95  # GAE lambda
+    value_coef: float = 0.5  # weight of the value loss
+    max_grad_norm: float = 0.5  # gradient clipping
+    init_log_std: float = 0.0  # initial log std of the pre-squash Gaussian
+    checkpoint_every: int = 10  # iterations between checkpoints
+    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+
+
+class RecurrentPolicy(nn.Module):
+    """Embedding, GRU, and Gaussian-mean and value heads sharing the recurrent state.
+
+    Input per step: ``obs`` and ``previous`` = (last unit action, last reward, first-step flag).
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, init_log_std: float) -> None:
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(obs_dim + act_dim + 2, hidden), nn.Tanh())
+        self.gru = nn.GRU(hidden, hidden)
+        self.mean = nn.Linear(hidden, act_dim)
+        self.value = nn.Linear(hidden, 1)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
+
+    def forward(
+        self, obs: torch.Tensor, previous: torch.Tensor, state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Time-major ``[T, B, ...]`` inputs and ``[1, B, hidden]`` state: means, values, new state."""
+        features, state = self.gru(self.embed(torch.cat([obs, previous], -1)), state)
+        return self.mean(features), self.value(features)[..., 0], state
+
+    def initial_state(self, batch: int) -> torch.Tensor:
+        """The GRU state at the start of a trial: zeros."""
+        return torch.zeros(1, batch, self.gru.hidden_size)
+
+
+# ---------------------------------------------------------------------- training
+
+
+def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool = False) -> Path:
+    """Meta-train on ``benchmark``'s training tasks; returns the checkpoint's path.
+
+    With ``resume``, continues from ``out_dir``'s checkpoint and ends exactly where an
+    uninterrupted run would.
+    """
+    run = Run("rl2", config, benchmark, out_dir, resume)
+    net = RecurrentPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    run.track(policy=net, optimizer=optimizer)
+    n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
+
+    with run.progress_bar() as bar:
+        while not run.done:
+            seed = run.seed()
+            envs = benchmark.make_vec_env(task_batch(benchmark.train_tasks, n, np.random.default_rng(seed)))
+            hidden = net.initial_state(n)
+
+            def act(obs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+                nonlocal hidden
+                mean, _, hidden = net(obs[None], previous[None], hidden)
+                return mean[0] + net.log_std.exp() * torch.randn_like(mean[0])
+
+            data = rollout(envs, act, run.squash, episodes, horizon, seed=seed)
+            envs.close()
+            batch = data.tensors()
+            with torch.no_grad():
+                mean, values, _ = net(batch["obs"], batch["previous"], net.initial_state(n))
+                old_log_prob = gaussian_log_prob(mean, net.log_std, batch["raw_actions"])
+                values = values * batch["valid"]
+                adv = discounted_advantages(
+                    config.reward_scale * batch["rewards"], values, torch.zeros(n), config.gamma, config.lam
+                )
+                returns = adv + values
+                valid = batch["valid"]
+                adv = (adv - adv[valid > 0].mean()) / (adv[valid > 0].std() + 1e-8) * valid
+            for _ in range(config.epochs):
+                for trials in torch.randperm(n).chunk(config.minibatches):
+                    mean, value, _ = net(
+                        batch["obs"][:, trials], batch["previous"][:, trials], net.initial_state(len(trials))
+                    )
+                    log_prob = gaussian_log_prob(mean, net.log_std, batch["raw_actions"][:, trials])
+                    weight = valid[:, trials]
+                    policy_loss = clipped_surrogate(
+                        log_prob, old_log_prob[:, trials], adv[:, trials], config.clip, weight
+                    )
+                    value_loss = (((value - returns[:, trials]) ** 2) * weight).sum() / weight.sum()
+                    optimizer.zero_grad()
+                    (policy_loss + config.value_coef * value_loss).backward()
+                    nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
+                    optimizer.step()
+            per_episode = data.episode_returns().mean(1)
+            run.end_iteration(bar, data.env_steps, **{f"return_episode_{e + 1}": r for e, r in enumerate(per_episode)})
+    return run.path
+
+
+# ---------------------------------------------------------------------- the agent
+
+
+class RL2Agent(AgentBase):
+    """The trained GRU policy; its hidden state carries over the episodes of a trial and is
+    cleared in :meth:`begin_task`. Adaptation episodes sample actions (as in training);
+    evaluation episodes act with the mean."""
+
+    def __init__(self, net: RecurrentPolicy) -> None:
+        self.net = net
+        self.state = net.initial_state(1)
+        self._previous = torch.zeros(net.log_std.shape[0] + 2)
+        self._generator = torch.Generator()
+        self._squash: Squash | None = None
+        self._adaptation = True
+        self._last_unit_action = torch.zeros(net.log_std.shape[0])
+
+    def begin_task(self, context: TaskContext) -> None:
+        self.state = self.net.initial_state(1)
+        self._previous = torch.zeros_like(self._previous)
+        self._generator.manual_seed(context.seed)
+        self._squash = Squash.from_space(context.action_space)
+
+    def begin_episode(self, adaptation: bool) -> None:
+        self._adaptation = adaptation
+        self._previous[-1] = 1.0  # first step of an episode; last action and reward carry over
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before act")
+        with torch.no_grad():
+            obs_t = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
+            mean, _, self.state = self.net(obs_t, self._previous.view(1, 1, -1), self.state)
+            u = mean[0, 0]
+            if self._adaptation:
+                u = u + self.net.log_std.exp() * torch.randn(u.shape, generator=self._generator)
+        self._last_unit_action = torch.tanh(u)
+        return self._squash.to_env(u)
+
+    def observe(self, transition: Transition) -> None:
+        self._previous = torch.cat([self._last_unit_action, torch.tensor([transition.reward, 0.0])])
+
+
+def load_agent(checkpoint: str | os.PathLike[str]) -> RL2Agent:
+    """An :class:`RL2Agent` from a checkpoint written by :func:`train`
+    (``tasksuite evaluate --agent tasksuite.baselines.rl2:load_agent``)."""
+    state = load_checkpoint(checkpoint)
+    config = config_from_dict(Config, state["config"])
+    net = RecurrentPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
+    net.load_state_dict(state["policy"])
+    return RL2Agent(net)

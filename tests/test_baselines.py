@@ -1,0 +1,268 @@
+"""The reference baselines learn, checkpoint safely, resume exactly and follow the agent protocol.
+
+Runs are short and seeded: each learning test asserts that returns rise over a fixed-seed run,
+not just that the code runs. The multi-minute measurements of the acceptance numbers are not
+tests (see the baselines' docs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tasksuite
+from tasksuite.baselines import algorithm, load_agent, train_baseline
+from tasksuite.baselines.common import (
+    Squash,
+    load_checkpoint,
+    meta_test,
+    read_progress,
+    run_trial,
+    task_context,
+)
+from tasksuite.cli import main
+from tasksuite.evaluation.agent import TaskContext
+
+META = tasksuite.make_benchmark("navigation-meta")
+MULTITASK = tasksuite.make_benchmark("navigation-multitask")
+
+# Small configurations: a few seconds each, checkpointing every iteration.
+TINY = {
+    "maml": {"tasks_per_batch": 4, "episodes_per_task": 4, "checkpoint_every": 2},  # 800 steps / iteration
+    "rl2": {"parallel_trials": 8, "episodes_per_trial": 2, "checkpoint_every": 2},  # 800 steps / iteration
+    "pearl": {
+        "initial_episodes": 1,
+        "tasks_per_iteration": 2,
+        "gradient_steps": 5,
+        "meta_batch": 4,
+        "batch_size": 16,
+        "context_size": 8,
+        "capacity": 300,
+        "checkpoint_every": 2,
+    },  # 5000 steps, then 200 / iteration
+    "multitask": {"envs_per_task": 2, "checkpoint_every": 2},  # 1000 steps / iteration
+}
+TINY_STEPS = {"maml": 4000, "rl2": 4000, "pearl": 5800, "multitask": 5000}  # five iterations (PEARL: four)
+
+
+def benchmark_for(name: str):
+    return MULTITASK if name == "multitask" else META
+
+
+def context_for(benchmark, task, seed: int = 0) -> TaskContext:
+    return task_context(benchmark, task, benchmark.make_env(task), seed)
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """One tiny training run of every baseline: name -> run directory."""
+    runs = {}
+    for name in TINY:
+        out = tmp_path_factory.mktemp(name)
+        train_baseline(name, benchmark_for(name), out, steps=TINY_STEPS[name], **TINY[name])
+        runs[name] = out
+    return runs
+
+
+def state_tensors(state) -> dict[str, torch.Tensor]:
+    """Every tensor of a (nested) checkpoint, by dotted path."""
+    found = {}
+
+    def walk(value, path):
+        if isinstance(value, torch.Tensor):
+            found[path] = value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+
+    walk(state, "")
+    return found
+
+
+# ---------------------------------------------------------------------- shared pieces
+
+
+def test_squash_stays_inside_the_action_box_and_its_log_det_is_the_jacobian():
+    squash = Squash(np.array([-1.0, 0.0], np.float32), np.array([3.0, 0.5], np.float32))
+    u = torch.tensor([[-50.0, 50.0], [0.3, -0.7], [50.0, -50.0]])
+    action = squash.to_env(u)
+    assert (action >= squash.low).all() and (action <= squash.high).all()
+    assert action[0].tolist() == [-1.0, 0.5] and action[2].tolist() == [3.0, 0.0]
+    point = torch.tensor([0.3, -0.7], requires_grad=True)
+    jacobian = torch.autograd.functional.jacobian(lambda x: squash._centre + squash._half * torch.tanh(x), point)
+    assert squash.log_det(point).item() == pytest.approx(torch.logdet(jacobian).item(), abs=1e-5)
+
+
+# ---------------------------------------------------------------------- learning
+
+
+@pytest.mark.slow
+def test_maml_meta_training_raises_post_adaptation_returns_above_pre_adaptation(tmp_path):
+    train_baseline("maml", META, tmp_path, steps=100_000, tasks_per_batch=10)
+    rows = read_progress(tmp_path)
+    first, last = rows[0], rows[-3:]
+    assert np.mean([r["post_return"] for r in last]) > first["post_return"] + 5
+    assert np.mean([r["post_return"] for r in last]) > np.mean([r["pre_return"] for r in last]) + 3
+
+
+@pytest.mark.slow
+def test_rl2_training_raises_trial_returns(tmp_path):
+    train_baseline("rl2", META, tmp_path, steps=60_000, parallel_trials=32)
+    rows = read_progress(tmp_path)
+    last = [r["return_episode_3"] for r in rows[-3:]]
+    assert np.mean(last) > rows[0]["return_episode_3"] + 5
+
+
+@pytest.mark.slow
+def test_pearl_training_raises_posterior_returns(tmp_path):
+    train_baseline("pearl", META, tmp_path, steps=9000, gradient_steps=40, meta_batch=8)
+    rows = read_progress(tmp_path)
+    assert np.mean([r["posterior_return"] for r in rows[-5:]]) > rows[0]["posterior_return"] + 5
+
+
+def test_multitask_training_raises_returns_on_every_task(tmp_path):
+    train_baseline("multitask", MULTITASK, tmp_path, steps=40_000)
+    rows = read_progress(tmp_path)
+    assert rows[-1]["mean_return"] > rows[0]["mean_return"] + 10
+    train_scores = meta_test(load_agent(tmp_path / "checkpoint.pt"), MULTITASK, "train", 0, 1)
+    assert train_scores.mean() > 0.5
+
+
+# ---------------------------------------------------------------------- checkpoints, determinism, resume
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_checkpoint_holds_only_plain_data_and_records_env_steps(tiny_runs, name):
+    path = tiny_runs[name] / "checkpoint.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert state["algorithm"] == name
+    assert state["env_steps"] >= TINY_STEPS[name]
+    assert [row["env_steps"] for row in read_progress(tiny_runs[name])][-1] == state["env_steps"]
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tiny_runs, tmp_path, monkeypatch, name):
+    module = algorithm(name)
+    real_rollout, calls = module.rollout, []
+
+    def crash_on_the_fourth_rollout(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_rollout(*args, **kwargs)
+
+    monkeypatch.setattr(module, "rollout", crash_on_the_fourth_rollout)
+    with pytest.raises(KeyboardInterrupt):
+        train_baseline(name, benchmark_for(name), tmp_path, steps=TINY_STEPS[name], **TINY[name])
+    monkeypatch.setattr(module, "rollout", real_rollout)
+    train_baseline(name, benchmark_for(name), tmp_path, steps=TINY_STEPS[name], resume=True, **TINY[name])
+
+    resumed = state_tensors(load_checkpoint(tmp_path / "checkpoint.pt"))
+    uninterrupted = state_tensors(load_checkpoint(tiny_runs[name] / "checkpoint.pt"))
+    assert resumed.keys() == uninterrupted.keys()
+    for key, tensor in uninterrupted.items():
+        assert torch.equal(resumed[key], tensor), key
+    assert read_progress(tmp_path) == read_progress(tiny_runs[name])
+
+
+def test_same_seed_same_checkpoint_other_seed_other_checkpoint(tiny_runs, tmp_path):
+    steps, config = TINY_STEPS["maml"], TINY["maml"]
+    train_baseline("maml", META, tmp_path / "same", steps=steps, **config)
+    train_baseline("maml", META, tmp_path / "other", steps=steps, seed=1, **config)
+    reference = load_checkpoint(tiny_runs["maml"] / "checkpoint.pt")["policy"]
+    same = load_checkpoint(tmp_path / "same" / "checkpoint.pt")["policy"]
+    other = load_checkpoint(tmp_path / "other" / "checkpoint.pt")["policy"]
+    assert all(torch.equal(same[k], reference[k]) for k in reference)
+    assert not all(torch.equal(other[k], reference[k]) for k in reference)
+
+
+def test_a_fresh_run_refuses_to_overwrite_a_checkpoint(tiny_runs):
+    with pytest.raises(FileExistsError, match="--resume"):
+        train_baseline("maml", META, tiny_runs["maml"], steps=TINY_STEPS["maml"], **TINY["maml"])
+
+
+def test_train_command_trains_resumes_and_explains_errors(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "rl2", "--benchmark", "navigation-meta", "--out", out, "--steps", "2000"]) == 0
+    assert "checkpoint.pt" in capsys.readouterr().out
+    assert main(["train", "rl2", "--benchmark", "navigation-meta", "--out", out, "--steps", "2000"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "rl2", "--benchmark", "navigation-meta", "--out", out, "--steps", "4000", "--resume"]) == 0
+    assert read_progress(out)[-1]["env_steps"] >= 4000
+    assert main(["train", "multitask", "--benchmark", "navigation-meta", "--out", out]) == 2
+    assert "multi-task benchmarks" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- the agent protocol
+
+
+def play(agent, benchmark, adaptation_episodes: int, evaluation_episodes: int = 1, task_index: int = 0):
+    task = benchmark.test_tasks[task_index]
+    env = benchmark.make_env(task)
+    return run_trial(agent, env, context_for(benchmark, task), adaptation_episodes, evaluation_episodes, seed=0)
+
+
+def test_maml_agent_adapts_its_parameters_on_adaptation_episodes_only(tiny_runs):
+    agent = load_agent(tiny_runs["maml"] / "checkpoint.pt")
+    initial = {k: v.clone() for k, v in agent.maml.params().items()}
+    play(agent, META, adaptation_episodes=0)
+    assert all(torch.equal(agent.params[k], initial[k]) for k in initial)
+    play(agent, META, adaptation_episodes=2)
+    assert not all(torch.equal(agent.params[k], initial[k]) for k in initial)
+    agent.begin_task(context_for(META, META.test_tasks[1]))
+    assert all(torch.equal(agent.params[k], initial[k]) for k in initial)
+
+
+def test_maml_test_time_gradient_steps_are_configurable(tiny_runs):
+    adapted = []
+    for steps in (1, 2):
+        agent = algorithm("maml").load_agent(tiny_runs["maml"] / "checkpoint.pt", inner_steps=steps)
+        play(agent, META, adaptation_episodes=2)
+        adapted.append(agent.params)
+    assert not all(torch.equal(adapted[0][k], adapted[1][k]) for k in adapted[0])
+
+
+def test_rl2_agent_carries_its_state_across_episodes_and_clears_it_per_task(tiny_runs):
+    agent = load_agent(tiny_runs["rl2"] / "checkpoint.pt")
+    states = []
+    agent.begin_episode = _recording(agent.begin_episode, lambda: states.append(agent.state.clone()))
+    play(agent, META, adaptation_episodes=2)
+    assert torch.equal(states[0], torch.zeros_like(states[0]))  # begin_task cleared it
+    assert not torch.equal(states[1], torch.zeros_like(states[1]))  # episode 2 starts where episode 1 ended
+    agent.begin_task(context_for(META, META.test_tasks[1]))
+    assert torch.equal(agent.state, torch.zeros_like(agent.state))
+
+
+def _recording(method, record):
+    def wrapped(*args, **kwargs):
+        record()
+        return method(*args, **kwargs)
+
+    return wrapped
+
+
+def test_pearl_agent_posterior_narrows_with_context(tiny_runs):
+    agent = load_agent(tiny_runs["pearl"] / "checkpoint.pt")
+    agent.begin_task(context_for(META, META.test_tasks[0]))
+    prior_var = agent.posterior[1].clone()
+    assert torch.equal(prior_var, torch.ones_like(prior_var))
+    play(agent, META, adaptation_episodes=1, evaluation_episodes=0)
+    one = agent.posterior[1].clone()
+    play(agent, META, adaptation_episodes=2, evaluation_episodes=0)
+    two = agent.posterior[1]
+    assert (one < prior_var).all() and (two < one).all()
+
+
+def test_multitask_agent_reads_the_task_from_the_observation(tiny_runs):
+    agent = load_agent(tiny_runs["multitask"] / "checkpoint.pt")
+    returns = play(agent, MULTITASK, adaptation_episodes=0)
+    assert len(returns) == 1
+    with pytest.raises(tasksuite.InvalidTaskError, match="task_observable"):
+        agent.begin_task(context_for(META, META.test_tasks[0]))
+
+
+@pytest.mark.parametrize("name", ["maml", "rl2", "pearl"])
+def test_meta_agents_play_valid_actions_through_a_whole_trial(tiny_runs, name):
+    scores = meta_test(load_agent(tiny_runs[name] / "checkpoint.pt"), META, "far", 2, 1, max_tasks=2)
+    assert scores.shape == (2, 3) and np.isfinite(scores).all()
