@@ -62,6 +62,8 @@ def _show_family(name: str) -> None:
     info = family.describe()
     print(f"{info['name']}  ({info['env_id']}, horizon {info['horizon']})\n{info['summary']}\n")
     print(f"Training distribution: {info['training']}\n")
+    if info["source"]:
+        print(f"Source: {info['source']}\n")
     rows = [(p["name"], p["allowed"], p["default"], p["doc"]) for p in info["parameters"]]
     print("Parameters\n" + format_table(["name", "allowed", "default", "meaning"], rows))
     levels = [(lv["name"], f"[{lv['low']:g}, {lv['high']:g})", lv["doc"]) for lv in info["ood_levels"]]

@@ -32,6 +32,11 @@ def test_show_family_derives_tables_from_the_declaration(capsys):
     assert "goal_x" in out and "[-4, 4] m" in out and "near" in out and "[0.1, 0.5)" in out
 
 
+def test_show_preset_cites_its_source(capsys):
+    assert main(["show", "navigation-maml"]) == 0
+    assert "Source: Finn, Abbeel, Levine 2017" in capsys.readouterr().out
+
+
 def test_show_benchmark(capsys):
     assert main(["show", "pearl-sparse-point"]) == 0
     out = capsys.readouterr().out

@@ -42,6 +42,7 @@ def family_page(name: str, images: Path, notes: Path) -> str:
         inspect.cleandoc(env_class.__doc__ or ""),
         "## Training distribution",
         info["training"],
+        *(["## Source", info["source"]] if info["source"] else []),
         "## Parameters",
         _table(
             ["name", "allowed", "default", "meaning"],

@@ -77,6 +77,8 @@ class TaskFamily(ABC):
     horizon: int
     training_doc: str
     distance_unit: str = ""
+    #: Where the definition comes from (a paper, a reference implementation), when it reproduces one.
+    source: str = ""
 
     def __init__(self, name: str, env_id: str) -> None:
         match = re.fullmatch(r"tasksuite/[A-Za-z0-9]+-v(\d+)", env_id)
@@ -281,6 +283,7 @@ class TaskFamily(ABC):
             "horizon": self.horizon,
             "summary": (type(self).__doc__ or "").strip().splitlines()[0],
             "training": self.training_doc,
+            "source": self.source,
             "distance_unit": self.distance_unit,
             "parameters": [
                 {

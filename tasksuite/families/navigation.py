@@ -218,6 +218,7 @@ class Navigation(TaskFamily):
         self.horizon = self.preset.horizon
         self.ood_levels = self.preset.ood_levels
         self.training_doc = self.preset.training_doc
+        self.source = self.preset.source
         self.space = ParameterSpace(
             (
                 Continuous("goal_x", -4.0, 4.0, default=0.0, unit="m", doc="goal position, x"),
