@@ -3,7 +3,7 @@
 Writes, under ``docs/images/``:
 
 * ``warehouse-catalogue.png``: the 50 known shapes, one row per class;
-* ``warehouse-novel-class.png``: the held-out T-shapes (the ``novel-class`` OOD level);
+* ``warehouse-t-shapes.png``: the held-out T-shapes (the ``novel-class`` OOD level);
 * ``warehouse-scene.png``: the table midway through an oracle episode.
 
 Run from the repository root: ``MUJOCO_GL=egl python docs/render_warehouse_catalogue.py``
@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     grid(KNOWN_SHAPES, args.out / "warehouse-catalogue.png", "tasksuite warehouse: the 50 known product shapes")
-    grid(NOVEL_SHAPES, args.out / "warehouse-novel-class.png", "Held out of training: the T-shapes (novel-class)")
+    grid(NOVEL_SHAPES, args.out / "warehouse-t-shapes.png", "Held out of training: the T-shapes (novel-class)")
     scene(args.out / "warehouse-scene.png")
 
 

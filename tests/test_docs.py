@@ -86,6 +86,19 @@ def test_every_public_class_and_function_has_a_docstring():
     assert not undocumented, f"public names without a docstring: {undocumented}"
 
 
+def test_every_family_has_a_picture_of_each_split():
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from tasksuite_docs import picture_splits
+
+    missing = [
+        f"{name}-{split}.png"
+        for name in tasksuite.list_families()
+        for split in picture_splits(name)
+        if not (DOCS / "images" / f"{name}-{split}.png").exists()
+    ]
+    assert not missing, f"run `python docs/render_pictures.py`; missing {missing}"
+
+
 @pytest.mark.slow
 def test_docs_build_without_warnings(tmp_path):
     result = subprocess.run(

@@ -25,7 +25,7 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def family_page(name: str, images: Path, notes: Path) -> str:
+def family_page(name: str, notes: Path) -> str:
     family = tasksuite.get_family(name)
     info = family.describe()
     env_class = load_entry_point(family_entry(name).entry_point)
@@ -63,14 +63,23 @@ def family_page(name: str, images: Path, notes: Path) -> str:
         "## Example tasks (seed 0)",
         "```text\n" + "\n".join(repr(t) for t in examples.train + examples.ood) + "\n```",
     ]
-    pictures = [] if notes.exists() else sorted(images.glob(f"{name}-*.png"))  # notes place their own
-    if pictures:
-        parts.append("## Pictures")
-        parts += [f"![{p.stem}](../../images/{p.name})" for p in pictures]
+    parts += [
+        "## Oracle",
+        inspect.getdoc(family.oracle_policy) or "",
+        "## Pictures",
+        "The end of an oracle episode on a test task and on the farthest task of each OOD level "
+        "(`python docs/render_pictures.py` redraws them).",
+    ]
+    parts += [f"![{name} {split}](../../images/{name}-{split}.png)" for split in picture_splits(name)]
     used = [b.name for b in benchmark_entries() if b.family == name]
     if used:
         parts += ["## Benchmarks", ", ".join(f"`{b}`" for b in used)]
     return "\n\n".join(parts) + "\n"
+
+
+def picture_splits(name: str) -> list[str]:
+    """The splits pictured for family ``name``: the test split and every OOD level."""
+    return ["test", *(level.name for level in tasksuite.get_family(name).ood_levels)]
 
 
 def benchmarks_page() -> str:
@@ -104,7 +113,6 @@ def benchmarks_page() -> str:
 def generate(app) -> None:
     root = Path(app.srcdir) / GENERATED
     (root / "families").mkdir(parents=True, exist_ok=True)
-    images = Path(app.srcdir) / "images"
     toc = [
         "# Families",
         "One page per registered family, generated from its declaration.",
@@ -112,7 +120,7 @@ def generate(app) -> None:
     ]
     for name in tasksuite.list_families():
         notes = Path(app.srcdir) / "families" / f"{name}.md"
-        _write(root / "families" / f"{name}.md", family_page(name, images, notes))
+        _write(root / "families" / f"{name}.md", family_page(name, notes))
         toc[-1] += f"families/{name}\n"
     toc[-1] += "```"
     _write(root / "families.md", "\n\n".join(toc) + "\n")

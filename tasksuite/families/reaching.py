@@ -208,6 +208,8 @@ class Reaching(TaskFamily):
         return math.hypot(target_gap, *dynamics)
 
     def oracle_policy(self, task: Task) -> Policy:
+        """Closed-form inverse kinematics (elbow up) to the target, then joint-space control that cancels
+        gravity, payload, Coriolis forces, damping and back-EMF with a private copy of the task's model."""
         return ReachingOracle(task)
 
     def extra_sections(self) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
