@@ -72,9 +72,9 @@ AGENT = "tasksuite.baselines:load_agent"
 MULTITASK_TRAINER = "tasksuite.baselines.multitask:trainer"
 META_BENCHMARK = "navigation-meta"
 MULTITASK_BENCHMARKS = ("navigation-multitask", "reaching-multitask", "warehouse-multitask")
-#: Meta-training env-step budgets on navigation-meta: (full plan, quick plan). MAML and RL²
-#: learn to adapt by about half their full budget (docs/results.md); PEARL is not in the quick plan.
-BUDGETS = {"maml": (2_000_000, 1_000_000), "rl2": (1_000_000, 600_000), "pearl": (300_000, None)}
+#: Meta-training env-step budgets on navigation-meta, the same in both plans (MAML and RL² train in
+#: about a minute each on one core; docs/results.md).
+BUDGETS = {"maml": 2_000_000, "rl2": 1_000_000, "pearl": 300_000}
 TRAINED, EVALUATED = "trained.json", "evaluated.json"
 
 
@@ -199,12 +199,10 @@ class Plan:
 
 
 def quick_plan(seeds: int = 1) -> Plan:
-    """MAML and RL² on navigation-meta at their quick budgets, and the multi-task agent on
-    navigation-multitask: about 5 minutes on 2 cores with one seed (docs/results.md)."""
+    """MAML and RL² on navigation-meta and the multi-task agent on navigation-multitask, one seed:
+    about 5 minutes on 2 cores (docs/results.md)."""
     trainings = [
-        Training(name, META_BENCHMARK, seed, steps=BUDGETS[name][1])
-        for name in ("maml", "rl2")
-        for seed in range(seeds)
+        Training(name, META_BENCHMARK, seed, steps=BUDGETS[name]) for name in ("maml", "rl2") for seed in range(seeds)
     ]
     trainings += [Training("multitask", "navigation-multitask", seed) for seed in range(seeds)]
     return Plan("quick", tuple(trainings))
@@ -215,7 +213,7 @@ def full_plan(seeds: int = 3) -> Plan:
     and the transfer protocol on each of those (per-task budget: the multi-task agent's budget
     shared over the training tasks, so the all-task agent trains as long as the multi-task run)."""
     trainings = [
-        Training(name, META_BENCHMARK, seed, steps=BUDGETS[name][0])
+        Training(name, META_BENCHMARK, seed, steps=BUDGETS[name])
         for name in ("pearl", "maml", "rl2")
         for seed in range(seeds)
     ]
@@ -452,7 +450,7 @@ def _watch_trainings(bar: tqdm, root: Path, trainings: Sequence[Training], enabl
             for training in trainings:
                 run = root / "runs" / training.name
                 if (run / PROGRESS).exists() and not (run / TRAINED).exists():
-                    steps = read_progress(run)[-1]["env_steps"]
+                    steps = read_progress(run)[-1]["env_steps"]  # whole files: written atomically
                     running.append(f"{training.name} {steps / 1e3:.0f}k/{training.budget / 1e3:.0f}k")
             bar.set_postfix_str(", ".join(running))
 
@@ -642,7 +640,10 @@ def markdown(summary: dict[str, Any], plan: Plan, plots: Mapping[str, str]) -> s
         "(no task information yet); *last adaptation* the K-th; *post-adaptation* the evaluation "
         f"episode{'s' if plan.eval_episodes > 1 else ''} after K adaptation episodes (meta-RL agents) or "
         "the score on the tasks' own episodes (multi-task agent, which sees the task). *Train* is the "
-        "multi-task protocol on the training tasks; meta-RL agents are scored on new tasks instead.",
+        "multi-task protocol on the training tasks; meta-RL agents are scored on new tasks instead. "
+        f"Each trial: K adaptation episodes, then {plan.eval_episodes} evaluation episode(s); one trial per task "
+        f"and training seed, on {'every task' if plan.max_tasks is None else f'the first {plan.max_tasks} tasks'} "
+        "of each split.",
         "",
         "## Summary",
         "",

@@ -262,8 +262,7 @@ def _recording(method, record):
     return wrapped
 
 
-def test_pearl_agent_posterior_narrows_with_context(tiny_runs):
-    agent = load_agent(tiny_runs["pearl"] / "checkpoint.pt")
+def assert_posterior_narrows_with_context(agent):
     agent.begin_task(context_for(META, META.test_tasks[0]))
     prior_var = agent.posterior.variance.clone()
     assert torch.equal(prior_var, torch.ones_like(prior_var))
@@ -272,6 +271,35 @@ def test_pearl_agent_posterior_narrows_with_context(tiny_runs):
     play(agent, META, adaptation_episodes=2, evaluation_episodes=0)
     two = agent.posterior.variance
     assert (one < prior_var).all() and (two < one).all()
+
+
+def test_pearl_agent_posterior_narrows_with_context(tiny_runs):
+    agent = load_agent(tiny_runs["pearl"] / "checkpoint.pt")
+    assert agent.sac.encoder.factors == "full"
+    assert_posterior_narrows_with_context(agent)
+
+
+def test_pearl_with_the_papers_diagonal_factors_trains_and_narrows_its_posterior(tmp_path):
+    train_baseline("pearl", META, tmp_path, steps=TINY_STEPS["pearl"], encoder_factors="diagonal", **TINY["pearl"])
+    agent = load_agent(tmp_path / "checkpoint.pt")
+    assert agent.sac.encoder.factors == "diagonal"
+    assert_posterior_narrows_with_context(agent)
+
+
+def test_pearl_full_factors_multiply_with_the_prior_into_one_gaussian():
+    torch.manual_seed(0)
+    encoder = algorithm("pearl").ContextEncoder(7, 3, (16,), "full")
+    context = torch.randn(2, 5, 7)
+    whole, first, second = encoder(context), encoder(context[:, :2]), encoder(context[:, 2:])
+
+    def information(posterior):
+        return (posterior.precision_matrix @ posterior.loc[..., None])[..., 0]
+
+    # A product of Gaussians adds precisions and information vectors (the prior's counted once).
+    prior_precision = torch.eye(3)
+    assert torch.allclose(whole.precision_matrix, first.precision_matrix + second.precision_matrix - prior_precision)
+    assert torch.allclose(information(whole), information(first) + information(second), atol=1e-5)
+    assert not torch.allclose(whole.covariance_matrix, torch.diag_embed(whole.variance))  # not axis-aligned
 
 
 def test_multitask_agent_reads_the_task_from_the_observation(tiny_runs):

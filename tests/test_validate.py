@@ -69,8 +69,8 @@ def _forbid(monkeypatch, *names):
 def test_quick_plan_is_maml_and_rl2_on_navigation_and_the_multitask_agent():
     plan = quick_plan()
     assert [(t.baseline, t.benchmark, t.seed, t.steps) for t in plan.trainings] == [
-        ("maml", "navigation-meta", 0, 1_000_000),
-        ("rl2", "navigation-meta", 0, 600_000),
+        ("maml", "navigation-meta", 0, 2_000_000),
+        ("rl2", "navigation-meta", 0, 1_000_000),
         ("multitask", "navigation-multitask", 0, None),
     ]
     assert plan.transfers == () and plan.max_tasks is None
