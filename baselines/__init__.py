@@ -57,8 +57,13 @@ def train_baseline(
     return module.train(config, benchmark, out_dir, resume=resume)
 
 
-def load_agent(checkpoint: str | os.PathLike[str]) -> Any:
-    """The agent of any baseline's checkpoint (the checkpoint names its algorithm)."""
+def load_agent(checkpoint: str | os.PathLike[str], **options: Any) -> Any:
+    """The agent of any baseline's checkpoint (the checkpoint names its algorithm); ``options`` go
+    to that baseline's ``load_agent`` (e.g. ``inner_steps`` for MAML).
+
+    Also the harness's agent factory for any checkpoint: ``tasksuite evaluate --agent
+    tasksuite.baselines:load_agent --agent-kwargs '{"checkpoint": "runs/maml/checkpoint.pt"}'``.
+    """
     from tasksuite.baselines.common import load_checkpoint
 
-    return algorithm(load_checkpoint(checkpoint)["algorithm"]).load_agent(checkpoint)
+    return algorithm(load_checkpoint(checkpoint)["algorithm"]).load_agent(checkpoint, **options)

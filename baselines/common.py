@@ -1,5 +1,6 @@
 """What the baselines truly share: seeding, networks, the squashed Gaussian, batched rollouts,
-checkpoints, progress logging, and a stop-gap meta-test used to measure them.
+checkpoints and progress logging. (They are measured by the evaluation harness:
+``tasksuite validate``.)
 
 Every baseline keeps its algorithm in its own module; this file holds only the pieces that
 would otherwise be copied into several of them.
@@ -26,8 +27,6 @@ from tqdm import tqdm
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.io import atomic_write, atomic_write_text
 from tasksuite.core.task import Task
-from tasksuite.evaluation.agent import Agent, TaskContext, Transition
-from tasksuite.evaluation.rollout import RandomPolicy, run_episode
 
 CHECKPOINT = "checkpoint.pt"
 PROGRESS = "progress.csv"
@@ -386,76 +385,3 @@ class Run:
             },
         )
         self.log.flush()
-
-
-# ---------------------------------------------------------------------- measuring (stop-gap until the harness lands)
-
-
-def task_context(benchmark: Benchmark, task: Task, env: gym.Env, seed: int) -> TaskContext:
-    """What an agent is told when a trial of ``task`` begins (the task itself only where observable)."""
-    return TaskContext(
-        family=benchmark.family.name,
-        setting=benchmark.setting,
-        task=task if benchmark.task_observable else None,
-        observation_space=env.observation_space,
-        action_space=env.action_space,
-        horizon=benchmark.family.horizon,
-        seed=seed,
-    )
-
-
-def run_trial(
-    agent: Agent, env: gym.Env, context: TaskContext, adaptation_episodes: int, evaluation_episodes: int, seed: int
-) -> list[float]:
-    """Drive ``agent`` through one trial of the meta-test protocol; the return of every episode."""
-    agent.begin_task(context)
-    returns = []
-    for episode in range(adaptation_episodes + evaluation_episodes):
-        adaptation = episode < adaptation_episodes
-        agent.begin_episode(adaptation)
-        obs, _ = env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            action = agent.act(obs)
-            next_obs, reward, terminated, truncated, info = env.step(action)
-            agent.observe(Transition(obs, action, float(reward), next_obs, terminated, truncated, info))
-            total += float(reward)
-            obs, done = next_obs, terminated or truncated
-        agent.end_episode(adaptation)
-        returns.append(total)
-    return returns
-
-
-def reference_returns(benchmark: Benchmark, task: Task, episodes: int = 5, seed: int = 0) -> tuple[float, float]:
-    """Mean returns of the family's oracle and of a uniform random policy on ``task``."""
-    env = benchmark.make_env(task)
-    oracle = benchmark.family.oracle_policy(task)
-    random = RandomPolicy(env.action_space, seed=seed)
-    pairs = [(run_episode(env, oracle, seed + e).ret, run_episode(env, random, seed + e).ret) for e in range(episodes)]
-    env.close()
-    return float(np.mean([p[0] for p in pairs])), float(np.mean([p[1] for p in pairs]))
-
-
-def meta_test(
-    agent: Agent,
-    benchmark: Benchmark,
-    split: str,
-    adaptation_episodes: int,
-    evaluation_episodes: int = 1,
-    seed: int = 0,
-    max_tasks: int | None = None,
-) -> np.ndarray:
-    """Normalized score of every episode of a trial, per task: ``[tasks, episodes]``.
-
-    Score = (R - R_random) / (R_oracle - R_random) per task. A small stand-in for the
-    evaluation harness (issue 5), kept to measure the baselines until it lands.
-    """
-    scores = []
-    for index, task in enumerate(benchmark.tasks(split)[:max_tasks]):
-        env = benchmark.make_env(task)
-        context = task_context(benchmark, task, env, seed=seed + index)
-        returns = run_trial(agent, env, context, adaptation_episodes, evaluation_episodes, seed=1000 * index + seed)
-        env.close()
-        oracle, random = reference_returns(benchmark, task, seed=seed)
-        scores.append((np.asarray(returns) - random) / (oracle - random))
-    return np.asarray(scores)

@@ -308,6 +308,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        from tasksuite.baselines import validate
+    except ImportError as error:
+        raise TasksuiteError(
+            f"validate trains the baselines, which need torch: pip install 'tasksuite[baselines]' ({error})"
+        ) from error
+
+    seeds = args.seeds or (1 if args.quick else 3)
+    plan = validate.quick_plan(seeds) if args.quick else validate.full_plan(seeds)
+    out = args.out or ("results/validate-quick" if args.quick else "results/validate")
+    options = {"--quick": args.quick, "--out": args.out, "--seeds": args.seeds, "--workers": args.workers}
+    command = " ".join(
+        ["tasksuite validate"]
+        + [flag if value is True else f"{flag} {value}" for flag, value in options.items() if value]
+    )
+    try:
+        summary = validate.validate(plan, out, workers=args.workers, progress=not args.quiet, command=command)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished work is saved in {out}; run the same command again to resume", file=sys.stderr)
+        return 130
+    rows = []
+    for method in summary["methods"]:
+        splits, curve, k = method["splits"], method["curve"], method["adapt_episodes"]
+        cells = [splits.get("train"), curve[0] if k else None, splits["test"], splits.get("near"), splits.get("far")]
+        rows.append((method["baseline"], method["benchmark"], len(method["seeds"]), *(_iqm(c) for c in cells)))
+    headers = ["baseline", "benchmark", "seeds", "train", "pre-adaptation", "post-adaptation", "OOD-near", "OOD-far"]
+    print(format_table(headers, rows))
+    for check in summary["acceptance"]:
+        print(f"{'pass' if check['passed'] else 'FAIL'}  {check['criterion']}: {check['value']}")
+    for name, reason in summary["not_run"].items():
+        print(f"NOT RUN {name}: {reason}", file=sys.stderr)
+    for error in summary["errors"]:
+        print(f"FAILED {error['job']}: {error['error']}", file=sys.stderr)
+    print(f"\nreport: {Path(out) / 'report.md'}  (wall-clock {summary['sessions'][-1]['wall_s'] / 60:.1f} min)")
+    return 1 if summary["errors"] or summary["not_run"] else 0
+
+
+def _iqm(agg: dict | None) -> str:
+    return "-" if agg is None else f"{agg['iqm']:.3f}"
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -538,6 +583,40 @@ def build_parser() -> argparse.ArgumentParser:
         "without it an existing checkpoint in OUT is an error",
     )
     sub.set_defaults(run=cmd_train)
+
+    sub = commands.add_parser(
+        "validate",
+        help="train every baseline on its benchmarks, evaluate them with the harness, write one report",
+        description="Train the reference baselines and evaluate each trained agent with the evaluation harness "
+        "(meta-RL agents: meta-test with the K adaptation episodes each method trains with, and the OOD sweep; "
+        "the multi-task agent: the multi-task protocol, the OOD sweep and the transfer protocol), then write one "
+        "report (OUT/report.md with plots, OUT/summary.json): normalized train / test pre-adaptation / test "
+        "post-adaptation / OOD-near / OOD-far scores with 95% confidence intervals, env steps and wall-clock per "
+        "method, and the acceptance criteria. Full plan: MAML, RL² and PEARL on navigation-meta, the multi-task "
+        "agent on navigation-, reaching- and warehouse-multitask (about an hour on 2 cores). --quick: MAML and RL² "
+        "on navigation-meta and the multi-task agent on navigation-multitask, one seed (about 5 minutes). Running "
+        "it again on the same OUT resumes: finished trainings and evaluation units are skipped.",
+        epilog="Needs torch (pip install 'tasksuite[baselines]'). Exit status 1 when a job failed or could not run.",
+    )
+    sub.add_argument("--quick", action="store_true", help="the quick plan (about 5 minutes on 2 cores)")
+    sub.add_argument(
+        "--out",
+        default=None,
+        help="validate folder for runs, evaluations and the report (default: results/validate, or "
+        "results/validate-quick with --quick); an existing one of the same plan is resumed",
+    )
+    sub.add_argument(
+        "--seeds", type=_positive_int, default=None, help="training seeds per method (default: 3, or 1 with --quick)"
+    )
+    sub.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="jobs (trainings with their evaluation) run side by side, one per process and core "
+        "(default: one per CPU core; 1 runs everything in this process)",
+    )
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(run=cmd_validate)
     return parser
 
 

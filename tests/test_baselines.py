@@ -13,16 +13,11 @@ import torch
 
 import tasksuite
 from tasksuite.baselines import algorithm, load_agent, train_baseline
-from tasksuite.baselines.common import (
-    Squash,
-    load_checkpoint,
-    meta_test,
-    read_progress,
-    run_trial,
-    task_context,
-)
+from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
+from tasksuite.evaluation import evaluate
 from tasksuite.evaluation.agent import TaskContext
+from tasksuite.evaluation.trial import run_trial
 
 META = tasksuite.make_benchmark("navigation-meta")
 MULTITASK = tasksuite.make_benchmark("navigation-multitask")
@@ -51,7 +46,34 @@ def benchmark_for(name: str):
 
 
 def context_for(benchmark, task, seed: int = 0) -> TaskContext:
-    return task_context(benchmark, task, benchmark.make_env(task), seed)
+    """What the harness tells an agent when a trial of ``task`` begins."""
+    env = benchmark.make_env(task)
+    return TaskContext(
+        family=benchmark.family.name,
+        setting=benchmark.setting,
+        task=task if benchmark.task_observable else None,
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        horizon=benchmark.family.horizon,
+        seed=seed,
+    )
+
+
+def harness_scores(tmp_path, checkpoint, benchmark, protocols, adapt_episodes=0, **options):
+    """The harness's summary of a baseline's checkpoint (one seed, one evaluation episode, in-process)."""
+    return evaluate(
+        tmp_path / "evaluation",
+        agent="tasksuite.baselines:load_agent",
+        agent_kwargs={"checkpoint": str(checkpoint)},
+        benchmark=benchmark,
+        protocols=protocols,
+        adapt_episodes=adapt_episodes,
+        eval_episodes=1,
+        seeds=1,
+        workers=1,
+        progress=False,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +147,8 @@ def test_multitask_training_raises_returns_on_every_task(tmp_path):
     train_baseline("multitask", MULTITASK, tmp_path, steps=40_000)
     rows = read_progress(tmp_path)
     assert rows[-1]["mean_return"] > rows[0]["mean_return"] + 10
-    train_scores = meta_test(load_agent(tmp_path / "checkpoint.pt"), MULTITASK, "train", 0, 1)
-    assert train_scores.mean() > 0.5
+    summary = harness_scores(tmp_path, tmp_path / "checkpoint.pt", MULTITASK, "multi-task")
+    assert summary["protocols"]["multi-task"]["splits"]["train"]["iqm"] > 0.5
 
 
 # ---------------------------------------------------------------------- checkpoints, determinism, resume
@@ -198,9 +220,7 @@ def test_train_command_trains_resumes_and_explains_errors(tmp_path, capsys):
 
 
 def play(agent, benchmark, adaptation_episodes: int, evaluation_episodes: int = 1, task_index: int = 0):
-    task = benchmark.test_tasks[task_index]
-    env = benchmark.make_env(task)
-    return run_trial(agent, env, context_for(benchmark, task), adaptation_episodes, evaluation_episodes, seed=0)
+    return run_trial(agent, benchmark, benchmark.test_tasks[task_index], 0, adaptation_episodes, evaluation_episodes)
 
 
 def test_maml_agent_adapts_its_parameters_on_adaptation_episodes_only(tiny_runs):
@@ -242,16 +262,44 @@ def _recording(method, record):
     return wrapped
 
 
-def test_pearl_agent_posterior_narrows_with_context(tiny_runs):
-    agent = load_agent(tiny_runs["pearl"] / "checkpoint.pt")
+def assert_posterior_narrows_with_context(agent):
     agent.begin_task(context_for(META, META.test_tasks[0]))
-    prior_var = agent.posterior[1].clone()
+    prior_var = agent.posterior.variance.clone()
     assert torch.equal(prior_var, torch.ones_like(prior_var))
     play(agent, META, adaptation_episodes=1, evaluation_episodes=0)
-    one = agent.posterior[1].clone()
+    one = agent.posterior.variance.clone()
     play(agent, META, adaptation_episodes=2, evaluation_episodes=0)
-    two = agent.posterior[1]
+    two = agent.posterior.variance
     assert (one < prior_var).all() and (two < one).all()
+
+
+def test_pearl_agent_posterior_narrows_with_context(tiny_runs):
+    agent = load_agent(tiny_runs["pearl"] / "checkpoint.pt")
+    assert agent.sac.encoder.factors == "full"
+    assert_posterior_narrows_with_context(agent)
+
+
+def test_pearl_with_the_papers_diagonal_factors_trains_and_narrows_its_posterior(tmp_path):
+    train_baseline("pearl", META, tmp_path, steps=TINY_STEPS["pearl"], encoder_factors="diagonal", **TINY["pearl"])
+    agent = load_agent(tmp_path / "checkpoint.pt")
+    assert agent.sac.encoder.factors == "diagonal"
+    assert_posterior_narrows_with_context(agent)
+
+
+def test_pearl_full_factors_multiply_with_the_prior_into_one_gaussian():
+    torch.manual_seed(0)
+    encoder = algorithm("pearl").ContextEncoder(7, 3, (16,), "full")
+    context = torch.randn(2, 5, 7)
+    whole, first, second = encoder(context), encoder(context[:, :2]), encoder(context[:, 2:])
+
+    def information(posterior):
+        return (posterior.precision_matrix @ posterior.loc[..., None])[..., 0]
+
+    # A product of Gaussians adds precisions and information vectors (the prior's counted once).
+    prior_precision = torch.eye(3)
+    assert torch.allclose(whole.precision_matrix, first.precision_matrix + second.precision_matrix - prior_precision)
+    assert torch.allclose(information(whole), information(first) + information(second), atol=1e-5)
+    assert not torch.allclose(whole.covariance_matrix, torch.diag_embed(whole.variance))  # not axis-aligned
 
 
 def test_multitask_agent_reads_the_task_from_the_observation(tiny_runs):
@@ -263,6 +311,9 @@ def test_multitask_agent_reads_the_task_from_the_observation(tiny_runs):
 
 
 @pytest.mark.parametrize("name", ["maml", "rl2", "pearl"])
-def test_meta_agents_play_valid_actions_through_a_whole_trial(tiny_runs, name):
-    scores = meta_test(load_agent(tiny_runs[name] / "checkpoint.pt"), META, "far", 2, 1, max_tasks=2)
-    assert scores.shape == (2, 3) and np.isfinite(scores).all()
+def test_meta_agents_play_valid_actions_through_whole_trials_of_the_harness(tiny_runs, tmp_path, name):
+    summary = harness_scores(tmp_path, tiny_runs[name] / "checkpoint.pt", META, "ood-sweep", 2, max_tasks=2)
+    assert not summary["errors"]
+    curves = summary["protocols"]["ood-sweep"]["curves"]
+    assert set(curves) == {"test", "near", "far"}
+    assert all(len(curve) == 3 and all(np.isfinite(point["iqm"]) for point in curve) for curve in curves.values())

@@ -46,9 +46,9 @@ def summarize(
         splits = ["train"] if protocol == "multi-task" else ["test"]
         if protocol == "ood-sweep":
             splits += config["ood_levels"]
-        section: dict[str, Any] = {"splits": {s: _split_summary(records, s) for s in splits}}
+        section: dict[str, Any] = {"splits": {s: split_summary(records, s) for s in splits}}
         if protocol != "multi-task":
-            section["curves"] = {s: _curve(records, s) for s in splits}
+            section["curves"] = {s: adaptation_curve(records, s) for s in splits}
         if protocol == "ood-sweep":
             distance = {r["task_id"]: r["distance"] for r in records}
             section["tasks"] = [
@@ -93,7 +93,9 @@ def _scores(records: Records, split: str, variant: str = "agent") -> dict[str, l
     return dict(per_task)
 
 
-def _split_summary(records: Records, split: str, variant: str = "agent") -> dict[str, Any] | None:
+def split_summary(records: Records, split: str, variant: str = "agent") -> dict[str, Any] | None:
+    """One split's aggregate (IQM, CI, mean distance, success rate, per-task scores) from normalized
+    records; ``None`` when no record of the split has a score. Runs are told apart by ``seed``."""
     scores = _scores(records, split, variant)
     if not scores:
         return None
@@ -106,7 +108,7 @@ def _split_summary(records: Records, split: str, variant: str = "agent") -> dict
     }
 
 
-def _curve(records: Records, split: str) -> list[dict[str, Any]]:
+def adaptation_curve(records: Records, split: str) -> list[dict[str, Any]]:
     """IQM and CI of the normalized return at each episode index of the trials (adaptation episodes first)."""
     by_episode: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     adaptation: dict[int, bool] = {}
@@ -176,7 +178,8 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _interval(agg: dict[str, Any]) -> str:
+def format_interval(agg: dict[str, Any]) -> str:
+    """An aggregate as ``IQM [low, high]``."""
     return f"{agg['iqm']:.3f} [{agg['low']:.3f}, {agg['high']:.3f}]"
 
 
@@ -220,7 +223,7 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
     for protocol, section in summary["protocols"].items():
         lines += [f"## {titles[protocol]}", ""]
         if protocol == "transfer":
-            lines += _transfer_lines(section)
+            lines += transfer_lines(section)
         else:
             lines += _split_lines(section)
         for name in _PLOTS_OF[protocol]:
@@ -247,7 +250,7 @@ def _split_lines(section: dict[str, Any]) -> list[str]:
             lines.append(f"| {split} | | 0 | 0 | no finished units | | |")
         else:
             lines.append(
-                f"| {split} | {agg['distance']:.2f} | {agg['tasks']} | {agg['runs']} | {_interval(agg)} "
+                f"| {split} | {agg['distance']:.2f} | {agg['tasks']} | {agg['runs']} | {format_interval(agg)} "
                 f"| {agg['mean']:.3f} | {agg['success']:.0%} |"
             )
     lines.append("")
@@ -264,11 +267,13 @@ def _split_lines(section: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _transfer_lines(section: dict[str, Any]) -> list[str]:
+def transfer_lines(section: dict[str, Any]) -> list[str]:
+    """Markdown lines of a transfer summary: the aggregates and the per-task table."""
     lines = []
     if section["all"] and section["single"]:
         lines += [
-            f"All-task agent {_interval(section['all'])}; single-task agents {_interval(section['single'])}.",
+            f"All-task agent {format_interval(section['all'])}; "
+            f"single-task agents {format_interval(section['single'])}.",
             "",
         ]
     flagged = len(section["negative_transfer"])
@@ -315,16 +320,18 @@ def draw_plots(summary: dict[str, Any], config: dict[str, Any], results: Results
     if protocols.get("transfer", {}).get("tasks"):
         figures["transfer"] = _transfer_figure(Figure(figsize=(6.4, 4.2)), protocols["transfer"])
     for name, figure in figures.items():
-        _save_png(figure, results.plots / f"{name}.png")
+        save_png(figure, results.plots / f"{name}.png")
         drawn[name] = f"plots/{name}.png"
     return drawn
 
 
-def _save_png(figure: Any, path: Path) -> None:
+def save_png(figure: Any, path: Path) -> None:
+    """Write a matplotlib figure as a PNG, atomically."""
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120, bbox_inches="tight"))
 
 
-def _references(ax: Any) -> None:
+def draw_references(ax: Any) -> None:
+    """Dotted lines at the oracle's (1) and the random policy's (0) normalized score."""
     ax.axhline(1.0, color="0.4", linestyle=":", linewidth=1)
     ax.axhline(0.0, color="0.4", linestyle=":", linewidth=1)
     ax.text(1.0, 1.0, " oracle", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.3")
@@ -340,7 +347,7 @@ def _adaptation_figure(figure: Any, curves: dict[str, list], config: dict[str, A
     k = config["adapt_episodes"]
     if k:
         ax.axvspan(0.5, k + 0.5, color="0.92", zorder=0, label="adaptation episodes")
-    _references(ax)
+    draw_references(ax)
     ax.set(xlabel="episode of the trial", ylabel="normalized return (IQM, 95% CI)")
     ax.set_title(f"{config['agent'].rpartition(':')[2]} on {config['benchmark']}: adaptation curves")
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -367,7 +374,7 @@ def _ood_figure(figure: Any, section: dict[str, Any], config: dict[str, Any]) ->
             markeredgecolor="black",
             label=f"{split} (IQM, 95% CI)",
         )
-    _references(ax)
+    draw_references(ax)
     unit = f" ({config['distance_unit']})" if config["distance_unit"] else ""
     ax.set(xlabel=textwrap.fill(f"distance from the training support{unit}", 80), ylabel="normalized score")
     ax.set_title(f"{config['benchmark']}: score vs distance (dots: tasks)")
