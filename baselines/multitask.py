@@ -16,8 +16,11 @@ Run it with ``tasksuite train multitask --benchmark navigation-multitask --out r
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +40,10 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import InvalidTaskError
+from tasksuite.core.splits import Splits
+from tasksuite.core.task import Task
 from tasksuite.evaluation.agent import AgentBase, TaskContext
+from tasksuite.registry import get_family
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,33 @@ class Config:
     lam: float = 0.95  # GAE lambda
     max_grad_norm: float = 0.5  # gradient clipping
     init_log_std: float = 0.0  # initial log std of the pre-squash Gaussian
+    normalize: bool = True  # observations and rewards by running statistics
     checkpoint_every: int = 10  # iterations between checkpoints
     threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+
+
+class RunningMoments(nn.Module):
+    """Running mean and variance of vectors (parallel update of Chan et al.), kept as buffers so that
+    checkpoints carry them and the agent normalizes exactly as training did."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("var", torch.ones(dim))
+        self.register_buffer("count", torch.zeros(()))
+
+    def update(self, x: torch.Tensor) -> None:
+        """Fold the rows of ``x`` ``[N, dim]`` into the statistics."""
+        n = x.shape[0]
+        mean, var = x.mean(0), x.var(0, unbiased=False)
+        total = self.count + n
+        delta = mean - self.mean
+        self.var.copy_((self.var * self.count + var * n + delta**2 * self.count * n / total) / total)
+        self.mean.add_(delta * n / total)
+        self.count.copy_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-10.0, 10.0)
 
 
 def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool = False) -> Path:
@@ -76,16 +107,28 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     critic = mlp(run.obs_dim, 1, config.hidden)
     parameters = [*policy.parameters(), *critic.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
-    run.track(policy=policy, critic=critic, optimizer=optimizer)
+    obs_moments, return_moments = RunningMoments(run.obs_dim), RunningMoments(1)
+    run.track(policy=policy, critic=critic, optimizer=optimizer, obs_moments=obs_moments, return_moments=return_moments)
     envs = benchmark.make_vec_env([task for task in benchmark.train_tasks for _ in range(config.envs_per_task)])
+
+    def explore(obs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        return policy.explore(obs_moments(obs) if config.normalize else obs)
 
     with run.progress_bar() as bar:
         while not run.done:
             seed = run.seed()
-            data = rollout(envs, policy.explore, run.squash, 1, benchmark.family.horizon, seed=seed)
+            data = rollout(envs, explore, run.squash, 1, benchmark.family.horizon, seed=seed)
             batch = data.tensors()
             valid = batch["valid"]
             with torch.no_grad():
+                if config.normalize:
+                    obs_moments.update(batch["obs"][valid > 0])
+                    to_go = discounted_advantages(
+                        batch["rewards"], torch.zeros_like(valid), torch.zeros_like(valid[0]), config.gamma, 1.0
+                    )
+                    return_moments.update(to_go[valid > 0][:, None])
+                    batch["obs"], batch["next_obs"] = obs_moments(batch["obs"]), obs_moments(batch["next_obs"])
+                    batch["rewards"] = batch["rewards"] / torch.sqrt(return_moments.var + 1e-8)
                 old_log_prob = gaussian_log_prob(*policy(batch["obs"]), batch["raw_actions"])
                 values = critic(batch["obs"])[..., 0] * valid
                 # Bootstrap where the horizon truncated an episode; padding after a termination is 0.
@@ -121,8 +164,9 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
 class MultiTaskAgent(AgentBase):
     """The task-conditioned policy, acting with its mean action; the task is in the observation."""
 
-    def __init__(self, policy: GaussianPolicy) -> None:
+    def __init__(self, policy: GaussianPolicy, obs_moments: RunningMoments | None = None) -> None:
         self.policy = policy
+        self.obs_moments = obs_moments
         self._squash: Squash | None = None
 
     def begin_task(self, context: TaskContext) -> None:
@@ -138,7 +182,8 @@ class MultiTaskAgent(AgentBase):
         if self._squash is None:
             raise RuntimeError("begin_task must be called before act")
         with torch.no_grad():
-            mean, _ = self.policy(torch.as_tensor(obs, dtype=torch.float32))
+            x = torch.as_tensor(obs, dtype=torch.float32)
+            mean, _ = self.policy(self.obs_moments(x) if self.obs_moments is not None else x)
         return self._squash.to_env(mean)
 
 
@@ -149,4 +194,32 @@ def load_agent(checkpoint: str | os.PathLike[str]) -> MultiTaskAgent:
     config = config_from_dict(Config, state["config"])
     policy = GaussianPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
     policy.load_state_dict(state["policy"])
-    return MultiTaskAgent(policy)
+    moments = None
+    if config.normalize:
+        moments = RunningMoments(state["obs_dim"])
+        moments.load_state_dict(state["obs_moments"])
+    return MultiTaskAgent(policy, moments)
+
+
+class TransferTrainer:
+    """The transfer protocol's trainer: multi-task PPO from scratch on the tasks it is given, the
+    task in the observation (``tasksuite evaluate --protocol transfer --trainer
+    tasksuite.baselines.multitask:trainer``)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def train(self, tasks: Sequence[Task], budget: int, seed: int) -> MultiTaskAgent:
+        """Train on ``tasks`` for ``budget`` env steps in total; the checkpoint is thrown away."""
+        family = get_family(tasks[0].family)
+        splits = Splits(family.name, family.version, 0, "multi-task", tuple(tasks), tuple(tasks), ())
+        task_set = Benchmark(f"{family.name}-transfer", family, splits)
+        config = replace(self.config, seed=seed, total_env_steps=budget)
+        with tempfile.TemporaryDirectory(prefix="tasksuite-transfer-") as out:
+            return load_agent(train(config, task_set, out))
+
+
+def trainer(**overrides: Any) -> TransferTrainer:
+    """Factory of a :class:`TransferTrainer`; ``overrides`` are :class:`Config` fields (not
+    ``seed`` nor ``total_env_steps``, which the protocol sets)."""
+    return TransferTrainer(Config(**overrides))

@@ -151,6 +151,22 @@ def test_multitask_training_raises_returns_on_every_task(tmp_path):
     assert summary["protocols"]["multi-task"]["splits"]["train"]["iqm"] > 0.5
 
 
+def test_multitask_transfer_trainer_learns_every_task_set_it_is_given(tmp_path):
+    summary = evaluate(
+        tmp_path,
+        benchmark=MULTITASK,
+        protocols="transfer",
+        trainer="tasksuite.baselines.multitask:trainer",
+        budget=20_000,
+        max_tasks=2,
+        seeds=1,
+        progress=False,
+    )
+    rows = summary["protocols"]["transfer"]["tasks"]
+    assert len(rows) == 2 and not summary["errors"]
+    assert all(row["all"] > 0.5 for row in rows), rows
+
+
 # ---------------------------------------------------------------------- checkpoints, determinism, resume
 
 

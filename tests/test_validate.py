@@ -80,13 +80,17 @@ def test_quick_plan_is_maml_and_rl2_on_navigation_and_the_multitask_agent():
 def test_full_plan_trains_every_baseline_with_three_seeds_and_runs_transfer_on_every_multitask_benchmark():
     plan = full_plan()
     groups = plan.groups()
-    assert list(groups)[:3] == [("pearl", "navigation-meta"), ("maml", "navigation-meta"), ("rl2", "navigation-meta")]
+    assert {bench for name, bench in groups if name != "multitask"} == {"navigation-meta"}
+    assert {name for name, _ in groups} == {"maml", "rl2", "pearl", "multitask"}
     assert {bench for name, bench in groups if name == "multitask"} == set(validate_module.MULTITASK_BENCHMARKS)
     assert all([t.seed for t in group] == [0, 1, 2] for group in groups.values())
+    longest = {("pearl", "navigation-meta"), ("multitask", "warehouse-multitask")}
+    assert {(t.baseline, t.benchmark) for t in plan.trainings[:6]} == longest  # first: packs the workers best
     for transfer in plan.transfers:
         tasks = len(tasksuite.make_benchmark(transfer.benchmark).train_tasks)
+        (training, *_) = groups[("multitask", transfer.benchmark)]
         assert transfer.trainer == validate_module.MULTITASK_TRAINER
-        assert transfer.budget * tasks <= Training("multitask", transfer.benchmark).budget
+        assert transfer.budget * tasks == pytest.approx(training.budget, rel=0.01)  # the all-task agent's budget
 
 
 def test_each_method_is_meta_tested_with_the_episodes_it_adapts_from_in_training():
