@@ -383,16 +383,24 @@ def _ood_figure(figure: Any, section: dict[str, Any], config: dict[str, Any]) ->
 
 
 def _transfer_figure(figure: Any, section: dict[str, Any]) -> Any:
+    # Scores, not ratios: a ratio explodes where the single-task agent scores near 0.
     ax = figure.subplots()
-    # Worst transfer first; tasks without a ratio (single-task agent failed) last, marked n/a.
-    tasks = sorted(section["tasks"], key=lambda t: (t["ratio"] is None, t["ratio"] or 0.0))
-    x = np.arange(len(tasks))
-    ratios = [t["ratio"] if t["ratio"] is not None else 0.0 for t in tasks]
+    tasks = section["tasks"]
+    alone, together = [t["single"] for t in tasks], [t["all"] for t in tasks]
+    low = min(0.0, *alone, *together) - 0.05
+    high = max(1.0, *alone, *together) + 0.05
+    ax.plot([low, high], [low, high], color="black", linewidth=1, label="no transfer")
+    below = [low - section["tolerance"], high - section["tolerance"]]  # more than the tolerance under
+    ax.fill_between([low, high], [low, low], below, color="tab:red", alpha=0.08, label="negative transfer")
     colors = ["tab:red" if t["negative_transfer"] else "tab:blue" for t in tasks]
-    bars = ax.bar(x, ratios, color=colors)
-    ax.bar_label(bars, ["n/a" if t["ratio"] is None else f"{t['ratio']:.2f}" for t in tasks], fontsize=7)
-    ax.axhline(1.0, color="black", linewidth=1)
-    ax.set_xticks(x, [t["label"] for t in tasks], rotation=60, ha="right", fontsize=7)
-    ax.set(xlabel="task", ylabel="score trained on all tasks / on this task alone")
-    ax.set_title("Transfer ratio per task (red: negative transfer)")
+    ax.scatter(alone, together, c=colors, zorder=3)
+    for task, x, y in zip(tasks, alone, together, strict=True):
+        # The first parameter names the task well enough beside its dot (the report's table has the rest).
+        ax.annotate(
+            task["label"].split(",")[0].split("=")[-1], (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7
+        )
+    ax.set(xlim=(low, high), ylim=(low, high), aspect="equal")
+    ax.set(xlabel="score of an agent trained on this task alone", ylabel="score of the agent trained on all tasks")
+    ax.set_title("Transfer per task (above the diagonal: positive)")
+    ax.legend(fontsize=8, loc="lower right")
     return figure
