@@ -209,7 +209,7 @@ class Plan:
 
 def quick_plan(seeds: int = 1) -> Plan:
     """MAML and RL² on navigation-meta and the multi-task agent on navigation-multitask, one seed:
-    about 5 minutes on 2 cores (docs/results.md)."""
+    about 2 minutes on 2 cores (docs/results.md)."""
     trainings = [
         Training(name, META_BENCHMARK, seed, steps=BUDGETS[name]) for name in ("maml", "rl2") for seed in range(seeds)
     ]

@@ -593,12 +593,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report (OUT/report.md with plots, OUT/summary.json): normalized train / test pre-adaptation / test "
         "post-adaptation / OOD-near / OOD-far scores with 95% confidence intervals, env steps and wall-clock per "
         "method, and the acceptance criteria. Full plan: MAML, RL² and PEARL on navigation-meta, the multi-task "
-        "agent on navigation-, reaching- and warehouse-multitask (about an hour on 2 cores). --quick: MAML and RL² "
-        "on navigation-meta and the multi-task agent on navigation-multitask, one seed (about 5 minutes). Running "
-        "it again on the same OUT resumes: finished trainings and evaluation units are skipped.",
+        "agent on navigation-, reaching- and warehouse-multitask, and the transfer protocol on each (about "
+        "50 minutes on 2 cores). --quick: MAML and RL² on navigation-meta and the multi-task agent on "
+        "navigation-multitask, one seed (about 2 minutes). Running it again on the same OUT resumes: finished "
+        "trainings and evaluation units are skipped.",
         epilog="Needs torch (pip install 'tasksuite[baselines]'). Exit status 1 when a job failed or could not run.",
     )
-    sub.add_argument("--quick", action="store_true", help="the quick plan (about 5 minutes on 2 cores)")
+    sub.add_argument("--quick", action="store_true", help="the quick plan (about 2 minutes on 2 cores)")
     sub.add_argument(
         "--out",
         default=None,
