@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tasksuite.core.errors import UnknownNameError
+from tasksuite.core.errors import InvalidConfigError, UnknownNameError
 
 ALGORITHMS = ("maml", "rl2", "pearl", "multitask")
+_KINDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string", tuple: "a list"}
 
 
 def algorithm(name: str) -> ModuleType:
@@ -47,14 +49,37 @@ def train_baseline(
     module = algorithm(name)
     if isinstance(benchmark, str):
         benchmark = tasksuite.make_benchmark(benchmark)
-    fields = {field.name for field in dataclasses.fields(module.Config)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise UnknownNameError(f"{name} has no config field(s) {sorted(unknown)}; fields are {sorted(fields)}")
     if steps is not None:
         overrides["total_env_steps"] = steps
-    config = module.Config(seed=seed, **overrides)
+    config = module.Config(seed=seed, **checked_overrides(name, module.Config, overrides))
     return module.train(config, benchmark, out_dir, resume=resume)
+
+
+def checked_overrides(name: str, config_class: type, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` of baseline ``name``'s config, each checked against its field's default type
+    (an int is a valid float, a list a valid tuple); a clear error names a wrong one."""
+    fields = {field.name: field.default for field in dataclasses.fields(config_class)}
+    unknown = set(overrides) - set(fields)
+    if unknown:
+        raise UnknownNameError(f"{name} has no config field(s) {sorted(unknown)}; fields are {sorted(fields)}")
+    checked = {}
+    for key, value in overrides.items():
+        default = fields[key]
+        if isinstance(default, tuple) and isinstance(value, list | tuple):
+            value = tuple(value)
+            valid = all(type(item) is type(default[0]) for item in value) if default else True
+        elif isinstance(default, float) and type(value) is int:
+            value, valid = float(value), True
+        else:
+            valid = type(value) is type(default)  # bool is not an int here, nor an int a bool
+        if isinstance(value, float) and not math.isfinite(value):
+            valid = False
+        if not valid:
+            raise InvalidConfigError(
+                f"{name} config field {key!r} takes {_KINDS[type(default)]} like its default {default!r}, got {value!r}"
+            )
+        checked[key] = value
+    return checked
 
 
 def load_agent(checkpoint: str | os.PathLike[str], **options: Any) -> Any:

@@ -10,7 +10,10 @@ PPO rather than SAC: every training task is stepped in one vector env and the up
 batched pass, which suits cheap simulators on few CPU cores; a task-conditioned SAC is the
 PEARL module with the latent replaced by the observed encoding.
 
-Run it with ``tasksuite train multitask --benchmark navigation-multitask --out runs/multitask``.
+Run it with ``tasksuite train multitask --benchmark navigation-multitask --out runs/multitask``
+(200k env steps, seconds); pushing 50 warehouse shapes takes 50x the budget: ``tasksuite train
+multitask --benchmark warehouse-multitask --steps 10000000 --set envs_per_task=4 --out runs/mt-warehouse``
+(train score 0.69, 12 minutes on one core; docs/results.md).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -288,6 +289,17 @@ def _cells(agg: dict) -> tuple[str, str]:
 BASELINES = ("maml", "rl2", "pearl", "multitask")
 
 
+def config_assignment(text: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` of ``--set``: the value as JSON when it parses (numbers, lists, true/false), else a string."""
+    field, sep, value = text.partition("=")
+    if not sep or not field:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    try:
+        return field, json.loads(value)
+    except json.JSONDecodeError:
+        return field, value
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tasksuite.baselines import train_baseline
     from tasksuite.baselines.common import read_progress
@@ -299,7 +311,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{args.algorithm} trains on {setting_needed} benchmarks; {args.benchmark!r} is {benchmark.setting}"
         )
     try:
-        path = train_baseline(args.algorithm, benchmark, args.out, steps=args.steps, seed=args.seed, resume=args.resume)
+        path = train_baseline(
+            args.algorithm,
+            benchmark,
+            args.out,
+            steps=args.steps,
+            seed=args.seed,
+            resume=args.resume,
+            **dict(args.set or []),
+        )
     except FileExistsError as error:
         raise TasksuiteError(str(error)) from error
     last = read_progress(args.out)[-1]
@@ -576,6 +596,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--seed", type=int, default=0, help="training seed; same seed, same checkpoint (default: 0)")
     sub.add_argument("--split-seed", type=int, default=0, help="seed of the benchmark's splits (default: 0)")
+    sub.add_argument(
+        "--set",
+        action="append",
+        type=config_assignment,
+        metavar="FIELD=VALUE",
+        help="override a field of the algorithm's Config (repeatable), the value read as JSON when it parses, "
+        "e.g. --set envs_per_task=4 --set hidden=[128,128] --set normalize=false; fields and defaults are "
+        "documented in tasksuite.baselines.<algorithm>.Config",
+    )
     sub.add_argument(
         "--resume",
         action="store_true",

@@ -232,6 +232,26 @@ def test_train_command_trains_resumes_and_explains_errors(tmp_path, capsys):
     assert "multi-task benchmarks" in capsys.readouterr().err
 
 
+def test_train_command_overrides_config_fields_and_names_a_wrong_one(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "multitask", "--benchmark", "navigation-multitask", "--out", str(out), "--steps", "2000"]
+    assert main([*args, "--set", "envs_per_task=2", "--set", "hidden=[16,16]", "--set", "normalize=false"]) == 0
+    config = load_checkpoint(out / "checkpoint.pt")["config"]
+    assert (config["envs_per_task"], config["hidden"], config["normalize"]) == (2, [16, 16], False)
+    for wrong, named in [
+        ("envs_per_task=2.5", "'envs_per_task' takes an integer like its default 8, got 2.5"),
+        ("lr=NaN", "'lr' takes a finite number"),
+        ("normalize=1", "'normalize' takes true or false"),
+        ("hidden=[16,0.5]", "'hidden' takes a list like its default (64, 64)"),
+        ("no_such_field=1", "no config field(s) ['no_such_field']"),
+    ]:
+        assert main([*args[:5], str(tmp_path / "other"), "--set", wrong]) == 2
+        assert named in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--set", "envs_per_task"])
+    assert "expected FIELD=VALUE" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------- the agent protocol
 
 

@@ -29,3 +29,7 @@ class ManifestError(TasksuiteError, ValueError):
 
 class InvalidActionError(TasksuiteError, ValueError):
     """An action passed to ``step`` is outside the action space or not finite."""
+
+
+class InvalidConfigError(TasksuiteError, ValueError):
+    """A configuration value (e.g. a baseline's hyperparameter) has the wrong type."""
