@@ -50,7 +50,7 @@ import torch
 from tqdm import tqdm
 
 import tasksuite
-from tasksuite.baselines import algorithm, train_baseline
+from tasksuite.baselines import algorithm, checked_overrides, train_baseline
 from tasksuite.baselines.common import CHECKPOINT, PROGRESS, read_progress
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.io import atomic_write_json, atomic_write_text
@@ -147,8 +147,8 @@ class Training:
 
     def config(self) -> Any:
         """The baseline's config with this training's overrides."""
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in self.overrides.items()}
-        return algorithm(self.baseline).Config(seed=self.seed, **values)
+        config_class = algorithm(self.baseline).Config
+        return config_class(seed=self.seed, **checked_overrides(self.baseline, config_class, dict(self.overrides)))
 
 
 @dataclass(frozen=True)
