@@ -30,6 +30,7 @@ from tasksuite.core.task import Task
 
 CHECKPOINT = "checkpoint.pt"
 PROGRESS = "progress.csv"
+SNAPSHOTS = "snapshots"
 
 # ---------------------------------------------------------------------- seeding
 
@@ -91,8 +92,17 @@ class Squash:
 
     def log_det(self, u: torch.Tensor) -> torch.Tensor:
         """``log |d action / d u|`` summed over action dimensions (numerically stable form)."""
-        log_dtanh = 2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))
-        return (log_dtanh + torch.log(self._half)).sum(-1)
+        return self.log_det_unit(u) + torch.log(self._half).sum()
+
+    def log_det_unit(self, u: torch.Tensor) -> torch.Tensor:
+        """``log |d tanh(u) / d u|`` summed over action dimensions: the change of variables into
+        the unit box ``[-1, 1]^d``, whatever the env's action box.
+
+        Entropies measured there have the same range on every box (at most ``d ln 2``), so an
+        entropy target such as SAC's ``-d`` is reachable on a ``[-0.1, 0.1]^2`` box too, where
+        the largest entropy in env units is ``2 ln 0.2 < -2``.
+        """
+        return (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
 
 
 def gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -164,6 +174,7 @@ class Rollout:
     obs: np.ndarray
     raw_actions: np.ndarray  # pre-squash u
     rewards: np.ndarray
+    dense_rewards: np.ndarray  # info["dense_reward"] where the env reports one (sparse families), else rewards
     next_obs: np.ndarray
     terminated: np.ndarray  # the env ended the episode (no bootstrapping)
     valid: np.ndarray
@@ -211,6 +222,7 @@ def rollout(
         obs=np.zeros((*shape, obs_dim), np.float32),
         raw_actions=np.zeros((*shape, act_dim), np.float32),
         rewards=np.zeros(shape, np.float32),
+        dense_rewards=np.zeros(shape, np.float32),
         next_obs=np.zeros((*shape, obs_dim), np.float32),
         terminated=np.zeros(shape, np.float32),
         valid=np.zeros(shape, np.float32),
@@ -228,10 +240,11 @@ def rollout(
                 row = episode * horizon + t
                 u = policy(torch.as_tensor(obs), torch.as_tensor(previous))
                 action = squash.to_env(u)
-                next_obs, reward, terminated, truncated, _ = envs.step(action)
+                next_obs, reward, terminated, truncated, info = envs.step(action)
                 out.obs[row], out.raw_actions[row], out.next_obs[row] = obs, u.numpy(), next_obs
                 out.previous[row] = previous
                 out.rewards[row] = np.where(active, reward, 0.0)
+                out.dense_rewards[row] = np.where(active, info.get("dense_reward", reward), 0.0)
                 out.terminated[row] = active & terminated
                 out.valid[row] = active
                 previous = np.concatenate([np.tanh(u.numpy()), reward[:, None], np.zeros((n, 1))], 1).astype(np.float32)
@@ -240,6 +253,32 @@ def rollout(
                 if not active.any():
                     break
     return out
+
+
+class VectorEnvs:
+    """The vector envs of a training loop: one per sub-env count, built once and switched to each
+    iteration's tasks in place (``set_tasks``). Building one costs far more than switching its
+    tasks (a MuJoCo family compiles a model per sub-env), and a reset with a seed after
+    ``set_tasks`` plays exactly what a new vector env of those tasks would."""
+
+    def __init__(self, benchmark: Benchmark) -> None:
+        self.benchmark = benchmark
+        self._envs: dict[int, gym.vector.VectorEnv] = {}
+
+    def of(self, tasks: Sequence[Task]) -> gym.vector.VectorEnv:
+        """A vector env with one sub-env per task of ``tasks`` (reset it before stepping)."""
+        envs = self._envs.get(len(tasks))
+        if envs is None:
+            envs = self._envs[len(tasks)] = self.benchmark.make_vec_env(list(tasks))
+        else:
+            envs.unwrapped.set_tasks(list(tasks))
+        return envs
+
+    def close(self) -> None:
+        """Close every env built so far."""
+        for envs in self._envs.values():
+            envs.close()
+        self._envs.clear()
 
 
 def task_batch(tasks: Sequence[Task], count: int, rng: np.random.Generator) -> list[Task]:
@@ -310,12 +349,24 @@ class Run:
     A fresh run refuses to overwrite an existing checkpoint, so that a forgotten ``--resume``
     never silently throws training away. Checkpoints are written atomically every
     ``config.checkpoint_every`` iterations and at the end of the budget.
+
+    Snapshots for learning curves: each time the env steps pass another ``1 / SNAPSHOTS`` of the
+    budget, ``snapshots/<env steps>.pt`` receives what the agent needs (the tracked objects named
+    in ``agent_keys``; no optimizer or replay buffer), loadable by the baseline's ``load_agent``.
     """
 
+    SNAPSHOTS = 5
+
     def __init__(
-        self, algorithm: str, config: Any, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool
+        self,
+        algorithm: str,
+        config: Any,
+        benchmark: Benchmark,
+        out_dir: str | os.PathLike[str],
+        resume: bool,
+        agent_keys: Sequence[str] = ("policy",),
     ) -> None:
-        self.algorithm, self.config = algorithm, config
+        self.algorithm, self.config, self.agent_keys = algorithm, config, tuple(agent_keys)
         self.out = Path(out_dir)
         self.path = self.out / CHECKPOINT
         if self.path.exists() and not resume:
@@ -359,29 +410,50 @@ class Run:
         return seed
 
     def end_iteration(self, bar: tqdm, env_steps: int, **scalars: float) -> None:
-        """Count the iteration's env steps, log its scalars, checkpoint when due."""
+        """Count the iteration's env steps, log its scalars, snapshot and checkpoint when due."""
+        for name, value in scalars.items():
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"{self.algorithm} training diverged at iteration {self.iteration + 1}: {name} = {value}"
+                )
         self.iteration += 1
+        every = self.config.total_env_steps / self.SNAPSHOTS
+        due_snapshot = int(self.env_steps // every) < int((self.env_steps + env_steps) // every)
         self.env_steps += env_steps
+        if due_snapshot or self.done:
+            self.snapshot()
         self.log.add(iteration=self.iteration, env_steps=self.env_steps, **scalars)
         bar.update(env_steps)
         bar.set_postfix({name: f"{value:.3g}" for name, value in scalars.items()})
         if self.iteration % self.config.checkpoint_every == 0 or self.done:
             self.save()
 
+    def _state(self, names: Sequence[str]) -> dict[str, Any]:
+        objects = {name: self._saved[name] for name in names}
+        return {
+            "algorithm": self.algorithm,
+            "config": config_to_dict(self.config),
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            **{name: getattr(value, "state_dict", lambda v=value: v)() for name, value in objects.items()},
+        }
+
     def save(self) -> None:
         """Write the checkpoint (atomically) with every tracked object and the progress rows."""
-        state = {name: getattr(value, "state_dict", lambda v=value: v)() for name, value in self._saved.items()}
-        save_checkpoint(
-            self.path,
-            {
-                "algorithm": self.algorithm,
-                "config": config_to_dict(self.config),
-                "obs_dim": self.obs_dim,
-                "act_dim": self.act_dim,
-                "iteration": self.iteration,
-                "env_steps": self.env_steps,
-                "progress": self.log.rows,
-                **state,
-            },
-        )
+        save_checkpoint(self.path, {**self._state(list(self._saved)), "progress": self.log.rows})
         self.log.flush()
+
+    def snapshot(self) -> Path:
+        """Write the agent's state now to ``snapshots/<env steps>.pt`` (a learning-curve point)."""
+        path = self.out / SNAPSHOTS / f"{self.env_steps}.pt"
+        path.parent.mkdir(exist_ok=True)
+        save_checkpoint(path, self._state(self.agent_keys))
+        return path
+
+
+def snapshots(out_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """A run's learning-curve snapshots as ``(env steps, path)``, in training order."""
+    folder = Path(out_dir) / SNAPSHOTS
+    return sorted((int(path.stem), path) for path in folder.glob("*.pt") if path.stem.isdigit())

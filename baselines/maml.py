@@ -35,6 +35,7 @@ from tasksuite.baselines.common import (
     GaussianPolicy,
     Run,
     Squash,
+    VectorEnvs,
     clipped_surrogate,
     config_from_dict,
     discounted_advantages,
@@ -55,7 +56,8 @@ class Config:
     total_env_steps: int = 2_000_000  # meta-training budget, pre- and post-adaptation episodes counted
     tasks_per_batch: int = 20  # tasks per meta-batch (original: 20)
     episodes_per_task: int = 10  # K: episodes per task for the inner step, in training and at test time
-    inner_steps: int = 1  # gradient steps of the adaptation (original: 1)
+    inner_steps: int = 1  # gradient steps of the adaptation (original: 1); 0 trains the paper's "pretrained"
+    # comparison instead: one policy on all training tasks, no adaptation in training
     inner_lr: float = 0.1  # adaptation step size (original: 0.1)
     outer_lr: float = 1e-3  # Adam step size of the meta-update
     outer_epochs: int = 5  # clipped-surrogate Adam steps per meta-batch
@@ -182,35 +184,45 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.outer_lr)
     run.track(policy=policy, optimizer=optimizer)
     horizon, n_tasks, k = benchmark.family.horizon, config.tasks_per_batch, config.episodes_per_task
+    vector_envs = VectorEnvs(benchmark)
 
     with run.progress_bar() as bar:
         while not run.done:
             seed = run.seed()
             tasks = task_batch(benchmark.train_tasks, n_tasks, np.random.default_rng(seed))
-            envs = benchmark.make_vec_env([task for task in tasks for _ in range(k)])
-            pre_data = rollout(envs, policy.explore, run.squash, 1, horizon, seed=seed)
-            pre = maml.task_batch(None, episodes_of(pre_data.tensors(), n_tasks))
-            with torch.no_grad():
-                adapted = vmap(maml.adapt, in_dims=(None, 0))(maml.params(), pre)
+            envs = vector_envs.of([task for task in tasks for _ in range(k)])
+            if config.inner_steps:
+                pre_data = rollout(envs, policy.explore, run.squash, 1, horizon, seed=seed)
+                pre = maml.task_batch(None, episodes_of(pre_data.tensors(), n_tasks))
+                with torch.no_grad():
+                    adapted = vmap(maml.adapt, in_dims=(None, 0))(maml.params(), pre)
+            else:  # pretraining: no pre-adaptation episodes to spend the budget on
+                pre_data, adapted = (
+                    None,
+                    {name: v.detach().expand(n_tasks, *v.shape) for name, v in maml.params().items()},
+                )
 
             def exploit(obs: torch.Tensor, previous: torch.Tensor, adapted: dict = adapted) -> torch.Tensor:
                 mean, log_std = vmap(functional_call, in_dims=(None, 0, 0))(policy, adapted, obs.view(n_tasks, k, -1))
                 return (mean + log_std.exp() * torch.randn_like(mean)).view(n_tasks * k, -1)
 
-            post_data = rollout(envs, exploit, run.squash, 1, horizon, seed=None)
-            envs.close()
+            post_data = rollout(envs, exploit, run.squash, 1, horizon, seed=None if pre_data else seed)
             post = maml.task_batch(adapted, episodes_of(post_data.tensors(), n_tasks))
+            if not pre_data:
+                pre = post  # with no inner step the outer loss never reads it
             for _ in range(config.outer_epochs):
                 loss = vmap(maml.outer_loss, in_dims=(None, 0, 0))(maml.params(), pre, post).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+            collected = [pre_data, post_data] if pre_data else [post_data]
             run.end_iteration(
                 bar,
-                pre_data.env_steps + post_data.env_steps,
-                pre_return=pre_data.episode_returns().mean(),
+                sum(data.env_steps for data in collected),
+                pre_return=collected[0].episode_returns().mean(),
                 post_return=post_data.episode_returns().mean(),
             )
+    vector_envs.close()
     return run.path
 
 
@@ -226,6 +238,8 @@ class MAMLAgent(AgentBase):
     """
 
     def __init__(self, maml: MAML, inner_steps: int | None = None) -> None:
+        if inner_steps is not None and (type(inner_steps) is not int or inner_steps < 0):
+            raise ValueError(f"inner_steps must be a non-negative integer, got {inner_steps!r}")
         self.maml = maml
         self.inner_steps = maml.config.inner_steps if inner_steps is None else inner_steps
         self.params: dict[str, torch.Tensor] = {}
@@ -293,15 +307,29 @@ class MAMLAgent(AgentBase):
         self._adapted = True
 
 
-def load_agent(checkpoint: str | os.PathLike[str], inner_steps: int | None = None) -> MAMLAgent:
-    """A :class:`MAMLAgent` from a checkpoint written by :func:`train`
+#: Where :class:`MAMLAgent`'s adaptation starts: ``"meta-trained"`` (the method) or ``"random"`` (its
+#: control: a freshly initialized policy of the same architecture, seeded by the training seed, with the
+#: same test-time gradient steps; what the meta-trained initialization adds is the difference).
+INITIALIZATIONS = ("meta-trained", "random")
+
+
+def load_agent(
+    checkpoint: str | os.PathLike[str], inner_steps: int | None = None, initialization: str = "meta-trained"
+) -> MAMLAgent:
+    """A :class:`MAMLAgent` from a checkpoint (or learning-curve snapshot) written by :func:`train`
     (``tasksuite evaluate --agent tasksuite.baselines.maml:load_agent``).
 
     ``inner_steps``: test-time gradient steps on the adaptation episodes (default: as many as
-    meta-trained; further steps re-use the same episodes, so they can overshoot).
+    meta-trained; further steps re-use the same episodes, so they can overshoot). ``initialization``:
+    one of :data:`INITIALIZATIONS`.
     """
+    if initialization not in INITIALIZATIONS:
+        raise ValueError(f"initialization must be one of {INITIALIZATIONS}, got {initialization!r}")
     state = load_checkpoint(checkpoint)
     config = config_from_dict(Config, state["config"])
-    policy = GaussianPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
-    policy.load_state_dict(state["policy"])
+    with torch.random.fork_rng():  # the caller's random stream stays untouched
+        torch.manual_seed(config.seed)
+        policy = GaussianPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
+    if initialization == "meta-trained":
+        policy.load_state_dict(state["policy"])
     return MAMLAgent(MAML(policy, config), inner_steps)

@@ -105,7 +105,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
             f"benchmark {benchmark.name!r} hides its tasks ({benchmark.setting} setting); "
             "the multi-task agent needs a multi-task benchmark"
         )
-    run = Run("multitask", config, benchmark, out_dir, resume)
+    run = Run("multitask", config, benchmark, out_dir, resume, agent_keys=("policy", "obs_moments"))
     policy = GaussianPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
     critic = mlp(run.obs_dim, 1, config.hidden)
     parameters = [*policy.parameters(), *critic.parameters()]

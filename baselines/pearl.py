@@ -39,6 +39,7 @@ from tasksuite.baselines.common import (
     Rollout,
     Run,
     Squash,
+    VectorEnvs,
     config_from_dict,
     gaussian_log_prob,
     load_checkpoint,
@@ -69,9 +70,13 @@ class Config:
     capacity: int = 5_000  # replay transitions kept per task
     reward_scale: float = 10.0  # rewards are multiplied by this in the critic's targets: the critic's loss,
     # which trains the encoder, must outweigh the KL term or z carries no task information
-    init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim)
+    init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim, measured
+    # in unit action coordinates [-1, 1]^act_dim: reachable on any action box, so the temperature stays bounded)
     kl_weight: float = 0.1  # weight of KL(posterior || prior) (paper: 0.1)
     encoder_factors: str = "full"  # "full" (diagonal + rank-one precision) or "diagonal" (paper): ContextEncoder
+    critic_reward: str = "env"  # what the critic learns from: "env" (the reward the agent is scored on) or
+    # "dense" (info["dense_reward"] of sparse families; the encoder's context keeps the env's sparse reward),
+    # as the PEARL code does on the sparse point robot
     lr: float = 1e-3  # Adam step size of the actor, critics and temperature
     encoder_lr: float = 3e-4  # Adam step size of the context encoder: slower than the actor's, so
     # that the actor can follow the meaning of z as it forms
@@ -99,6 +104,11 @@ class ContextEncoder(nn.Module):
     score 0.61 with diagonal factors, 0.77 with full ones on navigation-meta, same seed and budget).
     """
 
+    #: Bounds of a factor's raw outputs: a diverging encoder cannot make a product that is not a
+    #: proper Gaussian in float32 (the posterior is then computed in float64, where precisions
+    #: bounded so are always positive definite).
+    MAX_PRECISION, MAX_DIRECTION = 1e4, 1e2
+
     def __init__(self, transition_dim: int, latent_dim: int, hidden: tuple[int, ...], factors: str = "full") -> None:
         super().__init__()
         if factors not in ("diagonal", "full"):
@@ -111,18 +121,22 @@ class ContextEncoder(nn.Module):
         if self.factors == "diagonal":
             # Precision = sum of the factors' precisions; mean = their precision-weighted mean.
             mean, raw_var = self.net(context).chunk(2, -1)
-            precision = 1.0 / nn.functional.softplus(raw_var).clamp(min=1e-7)
+            precision = 1.0 / nn.functional.softplus(raw_var).clamp(min=1.0 / self.MAX_PRECISION)
             total = precision.sum(1)
             return torch.distributions.MultivariateNormal(
                 (precision * mean).sum(1) / total, scale_tril=torch.diag_embed(total.rsqrt())
             )
-        information, raw_diag, u = self.net(context).chunk(3, -1)
+        information, raw_diag, u = self.net(context).double().chunk(3, -1)
+        u = u.clamp(-self.MAX_DIRECTION, self.MAX_DIRECTION)
         outer = u.mT @ u  # sum over transitions of u u^T
-        diagonal = 1.0 + nn.functional.softplus(raw_diag).sum(1)
+        diagonal = 1.0 + nn.functional.softplus(raw_diag).clamp(max=self.MAX_PRECISION).sum(1)
         precision = torch.diag_embed(diagonal) + 0.5 * (outer + outer.mT)  # symmetric to the last bit
         mean = torch.cholesky_solve(information.sum(1)[..., None], torch.linalg.cholesky(precision))[..., 0]
         # validate_args=False: the positive-definiteness check is the Cholesky factorization just done.
-        return torch.distributions.MultivariateNormal(mean, precision_matrix=precision, validate_args=False)
+        exact = torch.distributions.MultivariateNormal(mean, precision_matrix=precision, validate_args=False)
+        return torch.distributions.MultivariateNormal(
+            exact.loc.float(), scale_tril=exact.scale_tril.float(), validate_args=False
+        )
 
     def prior(self) -> torch.distributions.MultivariateNormal:
         """The unit Gaussian prior over ``z``."""
@@ -132,8 +146,8 @@ class ContextEncoder(nn.Module):
 
 
 def transitions_dim(obs_dim: int, act_dim: int) -> int:
-    """Width of a stored transition: obs, unit action, reward, next obs, terminated."""
-    return 2 * obs_dim + act_dim + 2
+    """Width of a stored transition: obs, unit action, reward, next obs, terminated, the critic's reward."""
+    return 2 * obs_dim + act_dim + 3
 
 
 class SAC(nn.Module):
@@ -153,8 +167,8 @@ class SAC(nn.Module):
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
 
     def context(self, transitions: torch.Tensor) -> torch.Tensor:
-        """What the encoder reads of stored transitions: ``(s, a, r, s')``."""
-        return transitions[..., :-1]
+        """What the encoder reads of stored transitions: ``(s, a, r, s')`` with the env's reward."""
+        return transitions[..., :-2]
 
     def posterior(self, transitions: torch.Tensor) -> torch.distributions.MultivariateNormal:
         """The task latent's distribution given context transitions (product of Gaussians)."""
@@ -171,10 +185,11 @@ class SAC(nn.Module):
         return torch.minimum(critics[0](x), critics[1](x))[..., 0]
 
     def sample(self, obs: torch.Tensor, z: torch.Tensor, squash: Squash) -> tuple[torch.Tensor, torch.Tensor]:
-        """A reparameterized pre-squash action and the log-density of its squashed action."""
+        """A reparameterized pre-squash action and the log-density of its squashed action in unit
+        coordinates (see :meth:`Squash.log_det_unit`: the entropy target must be reachable)."""
         mean, log_std = self.policy(obs, z)
         u = mean + log_std.exp() * torch.randn_like(mean)
-        return u, gaussian_log_prob(mean, log_std, u) - squash.log_det(u)
+        return u, gaussian_log_prob(mean, log_std, u) - squash.log_det_unit(u)
 
 
 def sample_z(
@@ -202,9 +217,9 @@ class Replay:
         self.data[task, slots] = transitions
         self.count[task] += len(transitions)
 
-    def add_rollout(self, tasks: list[int], data: Rollout) -> None:
+    def add_rollout(self, tasks: list[int], data: Rollout, critic_reward: str) -> None:
         """Every valid step of a rollout whose sub-env ``j`` ran training task ``tasks[j]``."""
-        rows, valid = transition_rows(data), data.tensors()["valid"]
+        rows, valid = transition_rows(data, critic_reward), data.tensors()["valid"]
         for j, task in enumerate(tasks):
             self.add(task, rows[valid[:, j] > 0, j])
 
@@ -219,19 +234,22 @@ class Replay:
         return self.data[tasks[:, None], index]
 
 
-def transition_rows(data: Rollout) -> torch.Tensor:
+def transition_rows(data: Rollout, critic_reward: str) -> torch.Tensor:
     """A rollout's steps as stored transitions ``[T, n_envs, width]``: obs, unit action, reward,
-    next obs, terminated."""
+    next obs, terminated, and the critic's reward (``critic_reward``: ``"env"`` or ``"dense"``)."""
+    if critic_reward not in ("env", "dense"):
+        raise ValueError(f"critic_reward must be 'env' or 'dense', got {critic_reward!r}")
     t = data.tensors()
     action, reward, terminated = torch.tanh(t["raw_actions"]), t["rewards"][..., None], t["terminated"][..., None]
-    return torch.cat([t["obs"], action, reward, t["next_obs"], terminated], -1)
+    critic = t["dense_rewards" if critic_reward == "dense" else "rewards"][..., None]
+    return torch.cat([t["obs"], action, reward, t["next_obs"], terminated, critic], -1)
 
 
 def split(transitions: torch.Tensor, obs_dim: int, act_dim: int) -> tuple[torch.Tensor, ...]:
-    """Stored transitions into obs, unit action, reward, next obs, terminated."""
-    sizes = [obs_dim, act_dim, 1, obs_dim, 1]
-    obs, action, reward, next_obs, terminated = transitions.split(sizes, -1)
-    return obs, action, reward[..., 0], next_obs, terminated[..., 0]
+    """Stored transitions into obs, unit action, next obs, terminated and the critic's reward."""
+    sizes = [obs_dim, act_dim, 1, obs_dim, 1, 1]
+    obs, action, _reward, next_obs, terminated, critic_reward = transitions.split(sizes, -1)
+    return obs, action, next_obs, terminated[..., 0], critic_reward[..., 0]
 
 
 # ---------------------------------------------------------------------- training
@@ -243,7 +261,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     With ``resume``, continues from ``out_dir``'s checkpoint (replay buffers included) and ends
     exactly where an uninterrupted run would.
     """
-    run = Run("pearl", config, benchmark, out_dir, resume)
+    run = Run("pearl", config, benchmark, out_dir, resume, agent_keys=("sac",))
     obs_dim, act_dim, squash = run.obs_dim, run.act_dim, run.squash
     sac = SAC(obs_dim, act_dim, config)
     critic_optimizer = torch.optim.Adam(
@@ -267,13 +285,14 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
         context_data=contexts.data,
         context_count=contexts.count,
     )
-    target_entropy = -float(act_dim)
+    target_entropy = -float(act_dim)  # in unit action coordinates (SAC.sample)
+    vector_envs = VectorEnvs(benchmark)
 
     def collect(tasks: list[int], seed: int, posterior_episodes: int) -> tuple[int, float]:
         """One prior-z episode per task (it becomes the task's context), then ``posterior_episodes``
         on z from the posterior of the trial's transitions so far; everything goes to the replay.
         Env steps and the last episode's mean return."""
-        envs = benchmark.make_vec_env([benchmark.train_tasks[i] for i in tasks])
+        envs = vector_envs.of([benchmark.train_tasks[i] for i in tasks])
         z = torch.randn(len(tasks), config.latent_dim)
         trial = []
         steps, returns = 0, []
@@ -283,16 +302,15 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                 return sac.sample(obs, z, squash)[0]
 
             data = rollout(envs, act, squash, 1, horizon, seed=seed if episode == 0 else None)
-            replay.add_rollout(tasks, data)
+            replay.add_rollout(tasks, data, config.critic_reward)
             if episode == 0:
                 contexts.clear(tasks)
             if episode < config.context_episodes:
-                contexts.add_rollout(tasks, data)
+                contexts.add_rollout(tasks, data, config.critic_reward)
             steps, returns = steps + data.env_steps, [*returns, float(data.episode_returns().mean())]
-            trial.append(transition_rows(data))
+            trial.append(transition_rows(data, config.critic_reward))
             with torch.no_grad():
                 z = sample_z(sac.posterior(torch.cat(trial).transpose(0, 1)))
-        envs.close()
         return steps, returns[-1]
 
     def gradient_step() -> dict[str, float]:
@@ -301,7 +319,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
         posterior = sac.posterior(contexts.sample(tasks, config.context_size))
         z = sample_z(posterior)
         kl = torch.distributions.kl_divergence(posterior, sac.encoder.prior()).mean()
-        obs, action, reward, next_obs, terminated = split(replay.sample(tasks, config.batch_size), obs_dim, act_dim)
+        obs, action, next_obs, terminated, reward = split(replay.sample(tasks, config.batch_size), obs_dim, act_dim)
         z_rows = z[:, None].expand(-1, config.batch_size, -1)
         alpha = sac.log_alpha.exp().detach()
         with torch.no_grad():
@@ -341,20 +359,30 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
             losses = [gradient_step() for _ in range(config.gradient_steps)]
             scalars = {name: float(np.mean([loss[name] for loss in losses])) for name in losses[0]}
             run.end_iteration(bar, steps, posterior_return=ret, **scalars)
+    vector_envs.close()
     return run.path
 
 
 # ---------------------------------------------------------------------- the agent
 
 
+#: What :class:`PEARLAgent` infers ``z`` from: ``"updated"`` (the method) or ``"prior"`` (its control:
+#: the posterior is never updated, each episode acts on a fresh ``z`` from the prior).
+POSTERIORS = ("updated", "prior")
+
+
 class PEARLAgent(AgentBase):
     """Posterior sampling: ``z`` from the prior until context exists, then from the posterior
     given every adaptation transition of the trial, updated in ``end_episode(adaptation=True)``.
     Adaptation episodes sample actions; evaluation episodes act with the mean action (on the ``z``
-    last sampled from the posterior)."""
+    last sampled from the posterior). With ``posterior="prior"`` (the control that measures what
+    inference adds) the context is ignored and every episode draws ``z`` from the prior."""
 
-    def __init__(self, sac: SAC) -> None:
+    def __init__(self, sac: SAC, posterior: str = "updated") -> None:
+        if posterior not in POSTERIORS:
+            raise ValueError(f"posterior must be one of {POSTERIORS}, got {posterior!r}")
         self.sac = sac
+        self.infers = posterior == "updated"
         self.posterior = sac.encoder.prior()
         self._generator = torch.Generator()
         self._context: list[torch.Tensor] = []
@@ -390,7 +418,9 @@ class PEARLAgent(AgentBase):
             self._context.append(torch.as_tensor(row, dtype=torch.float32))
 
     def end_episode(self, adaptation: bool) -> None:
-        if adaptation and self._context:
+        if not self.infers:
+            self._z = sample_z(self.posterior, generator=self._generator)
+        elif adaptation and self._context:
             with torch.no_grad():
                 posterior = self.sac.encoder(torch.stack(self._context)[None])
             self.posterior = torch.distributions.MultivariateNormal(
@@ -399,10 +429,11 @@ class PEARLAgent(AgentBase):
             self._z = sample_z(self.posterior, generator=self._generator)
 
 
-def load_agent(checkpoint: str | os.PathLike[str]) -> PEARLAgent:
-    """A :class:`PEARLAgent` from a checkpoint written by :func:`train`
-    (``tasksuite evaluate --agent tasksuite.baselines.pearl:load_agent``)."""
+def load_agent(checkpoint: str | os.PathLike[str], posterior: str = "updated") -> PEARLAgent:
+    """A :class:`PEARLAgent` from a checkpoint (or learning-curve snapshot) written by :func:`train`
+    (``tasksuite evaluate --agent tasksuite.baselines.pearl:load_agent``); ``posterior``: one of
+    :data:`POSTERIORS`."""
     state = load_checkpoint(checkpoint)
     sac = SAC(state["obs_dim"], state["act_dim"], config_from_dict(Config, state["config"]))
     sac.load_state_dict(state["sac"])
-    return PEARLAgent(sac)
+    return PEARLAgent(sac, posterior)

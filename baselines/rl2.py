@@ -26,6 +26,7 @@ from torch import nn
 from tasksuite.baselines.common import (
     Run,
     Squash,
+    VectorEnvs,
     clipped_surrogate,
     config_from_dict,
     discounted_advantages,
@@ -101,11 +102,12 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     run.track(policy=net, optimizer=optimizer)
     n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
+    vector_envs = VectorEnvs(benchmark)
 
     with run.progress_bar() as bar:
         while not run.done:
             seed = run.seed()
-            envs = benchmark.make_vec_env(task_batch(benchmark.train_tasks, n, np.random.default_rng(seed)))
+            envs = vector_envs.of(task_batch(benchmark.train_tasks, n, np.random.default_rng(seed)))
             hidden = net.initial_state(n)
 
             def act(obs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
@@ -114,7 +116,6 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                 return mean[0] + net.log_std.exp() * torch.randn_like(mean[0])
 
             data = rollout(envs, act, run.squash, episodes, horizon, seed=seed)
-            envs.close()
             batch = data.tensors()
             with torch.no_grad():
                 mean, values, _ = net(batch["obs"], batch["previous"], net.initial_state(n))
@@ -143,19 +144,29 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
                     optimizer.step()
             per_episode = data.episode_returns().mean(1)
             run.end_iteration(bar, data.env_steps, **{f"return_episode_{e + 1}": r for e, r in enumerate(per_episode)})
+    vector_envs.close()
     return run.path
 
 
 # ---------------------------------------------------------------------- the agent
 
 
+#: How long :class:`RL2Agent` remembers: ``"trial"`` (the method: the hidden state carries over the
+#: episodes of a task) or ``"episode"`` (its control: cleared at every episode, so nothing learnt in
+#: one episode reaches the next).
+MEMORIES = ("trial", "episode")
+
+
 class RL2Agent(AgentBase):
     """The trained GRU policy; its hidden state carries over the episodes of a trial and is
-    cleared in :meth:`begin_task`. Adaptation episodes sample actions (as in training);
-    evaluation episodes act with the mean."""
+    cleared in :meth:`begin_task` (with ``memory="episode"``, at every episode). Adaptation
+    episodes sample actions (as in training); evaluation episodes act with the mean."""
 
-    def __init__(self, net: RecurrentPolicy) -> None:
+    def __init__(self, net: RecurrentPolicy, memory: str = "trial") -> None:
+        if memory not in MEMORIES:
+            raise ValueError(f"memory must be one of {MEMORIES}, got {memory!r}")
         self.net = net
+        self.memory = memory
         self.state = net.initial_state(1)
         self._previous = torch.zeros(net.log_std.shape[0] + 2)
         self._generator = torch.Generator()
@@ -171,6 +182,9 @@ class RL2Agent(AgentBase):
 
     def begin_episode(self, adaptation: bool) -> None:
         self._adaptation = adaptation
+        if self.memory == "episode":
+            self.state = self.net.initial_state(1)
+            self._previous = torch.zeros_like(self._previous)
         self._previous[-1] = 1.0  # first step of an episode; last action and reward carry over
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -189,11 +203,12 @@ class RL2Agent(AgentBase):
         self._previous = torch.cat([self._last_unit_action, torch.tensor([transition.reward, 0.0])])
 
 
-def load_agent(checkpoint: str | os.PathLike[str]) -> RL2Agent:
-    """An :class:`RL2Agent` from a checkpoint written by :func:`train`
-    (``tasksuite evaluate --agent tasksuite.baselines.rl2:load_agent``)."""
+def load_agent(checkpoint: str | os.PathLike[str], memory: str = "trial") -> RL2Agent:
+    """An :class:`RL2Agent` from a checkpoint (or learning-curve snapshot) written by :func:`train`
+    (``tasksuite evaluate --agent tasksuite.baselines.rl2:load_agent``); ``memory``: one of
+    :data:`MEMORIES`."""
     state = load_checkpoint(checkpoint)
     config = config_from_dict(Config, state["config"])
     net = RecurrentPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
     net.load_state_dict(state["policy"])
-    return RL2Agent(net)
+    return RL2Agent(net, memory)

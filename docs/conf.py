@@ -26,7 +26,7 @@ extensions = [
 ]
 source_suffix = {".md": "markdown"}
 # families/*.md are hand-written design notes, included into the generated family pages.
-exclude_patterns = ["_build", "_ext", "examples/**/output", "families/*.md"]
+exclude_patterns = ["_build", "_ext", "examples/**/output", "families/*.md", "results/**"]
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 autodoc_default_options = {"members": True, "show-inheritance": True, "member-order": "bysource"}

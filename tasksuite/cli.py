@@ -339,34 +339,66 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"validate trains the baselines, which need torch: pip install 'tasksuite[baselines]' ({error})"
         ) from error
 
-    seeds = args.seeds or (1 if args.quick else 3)
-    plan = validate.quick_plan(seeds) if args.quick else validate.full_plan(seeds)
+    plan = validate.quick_plan(args.seeds or 1) if args.quick else validate.full_plan()
     out = args.out or ("results/validate-quick" if args.quick else "results/validate")
-    options = {"--quick": args.quick, "--out": args.out, "--seeds": args.seeds, "--workers": args.workers}
+    options = {
+        "--quick": args.quick,
+        "--out": args.out,
+        "--only": args.only,
+        "--benchmarks": args.benchmarks,
+        "--seeds": args.seeds,
+        "--workers": args.workers,
+        "--backend": args.backend if args.backend != "local" else None,
+    }
     command = " ".join(
         ["tasksuite validate"]
         + [flag if value is True else f"{flag} {value}" for flag, value in options.items() if value]
     )
     try:
-        summary = validate.validate(plan, out, workers=args.workers, progress=not args.quiet, command=command)
+        summary = validate.validate(
+            plan,
+            out,
+            workers=args.workers,
+            progress=not args.quiet,
+            command=command,
+            methods=_names(args.only),
+            benchmarks=_names(args.benchmarks),
+            seeds=None if args.quick else args.seeds,
+            backend=args.backend,
+        )
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished work is saved in {out}; run the same command again to resume", file=sys.stderr)
         return 130
     rows = []
     for method in summary["methods"]:
-        splits, curve, k = method["splits"], method["curve"], method["adapt_episodes"]
-        cells = [splits.get("train"), curve[0] if k else None, splits["test"], splits.get("near"), splits.get("far")]
-        rows.append((method["baseline"], method["benchmark"], len(method["seeds"]), *(_iqm(c) for c in cells)))
-    headers = ["baseline", "benchmark", "seeds", "train", "pre-adaptation", "post-adaptation", "OOD-near", "OOD-far"]
+        splits = method["splits"]
+        main_split = splits.get("train") if method["method"] == "multitask" else splits.get("test")
+        cells = [
+            method["pre"],
+            main_split,
+            (method["control"] or {}).get("test"),
+            splits.get("near"),
+            splits.get("far"),
+        ]
+        seeds = f"{len(method['seeds'])}/{len(method['planned_seeds'])}"
+        rows.append((method["label"], method["benchmark"], seeds, *(_iqm(c) for c in cells)))
+    headers = ["method", "benchmark", "seeds", "pre-adaptation", "post-adaptation", "control", "OOD-near", "OOD-far"]
     print(format_table(headers, rows))
     for check in summary["acceptance"]:
-        print(f"{'pass' if check['passed'] else 'FAIL'}  {check['criterion']}: {check['value']}")
+        print(f"{'pass' if check['passed'] else 'FAIL'}  {check['benchmark']}")
+        for verdict in check["methods"]:
+            print(f"      {verdict['label']}: {verdict['reason']}")
     for name, reason in summary["not_run"].items():
         print(f"NOT RUN {name}: {reason}", file=sys.stderr)
     for error in summary["errors"]:
         print(f"FAILED {error['job']}: {error['error']}", file=sys.stderr)
     print(f"\nreport: {Path(out) / 'report.md'}  (wall-clock {summary['sessions'][-1]['wall_s'] / 60:.1f} min)")
     return 1 if summary["errors"] or summary["not_run"] else 0
+
+
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list (``None`` when not given)."""
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _iqm(agg: dict | None) -> str:
@@ -616,16 +648,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser(
         "validate",
         help="train every baseline on its benchmarks, evaluate them with the harness, write one report",
-        description="Train the reference baselines and evaluate each trained agent with the evaluation harness "
-        "(meta-RL agents: meta-test with the K adaptation episodes each method trains with, and the OOD sweep; "
-        "the multi-task agent: the multi-task protocol, the OOD sweep and the transfer protocol), then write one "
-        "report (OUT/report.md with plots, OUT/summary.json): normalized train / test pre-adaptation / test "
-        "post-adaptation / OOD-near / OOD-far scores with 95% confidence intervals, env steps and wall-clock per "
-        "method, and the acceptance criteria. Full plan: MAML, RL² and PEARL on navigation-meta, the multi-task "
-        "agent on navigation-, reaching- and warehouse-multitask, and the transfer protocol on each (about "
-        "50 minutes on 2 cores). --quick: MAML and RL² on navigation-meta and the multi-task agent on "
-        "navigation-multitask, one seed (about 2 minutes). Running it again on the same OUT resumes: finished "
-        "trainings and evaluation units are skipped.",
+        description="Train the reference baselines and evaluate each trained agent with the evaluation harness, "
+        "then write one report (OUT/report.md with plots, OUT/summary.json). Full plan: the table in "
+        "tasksuite.baselines.plan: MAML, RL² and PEARL on every meta benchmark (navigation-meta, maml-navigation, "
+        "pearl-sparse-point, reaching-meta, warehouse-meta; 5 training seeds for MAML and RL², 3 for PEARL, plus "
+        "one held-out seed), the MAML paper's pretrained comparison on maml-navigation, and the multi-task agent "
+        "on the multi-task benchmarks with the transfer protocol. Each meta-RL agent is evaluated with the K "
+        "adaptation episodes it trains with on the test tasks and every OOD level, beside its control (MAML from "
+        "a random initialization, RL² with its memory cleared every episode, PEARL on the prior), and along "
+        "training (learning curves). The report gives two-level bootstrap intervals over training seeds and "
+        "tasks, gains over the controls, sample efficiency and the suite's acceptance per benchmark. The full "
+        "plan takes hours on 2 cores: run it in parts with --only, --benchmarks and --seeds into one OUT (each "
+        "part resumes, the report covers everything finished), or on a Ray cluster with --backend ray. --quick: "
+        "MAML and RL² on navigation-meta and the multi-task agent on navigation-multitask, one seed (a few "
+        "minutes on 2 cores). Running it again on the same OUT resumes: finished trainings and evaluation units "
+        "are skipped.",
         epilog="Needs torch (pip install 'tasksuite[baselines]'). Exit status 1 when a job failed or could not run.",
     )
     sub.add_argument("--quick", action="store_true", help="the quick plan (about 2 minutes on 2 cores)")
@@ -636,7 +673,31 @@ def build_parser() -> argparse.ArgumentParser:
         "results/validate-quick with --quick); an existing one of the same plan is resumed",
     )
     sub.add_argument(
-        "--seeds", type=_positive_int, default=None, help="training seeds per method (default: 3, or 1 with --quick)"
+        "--only",
+        default=None,
+        metavar="METHOD[,...]",
+        help="run only these methods' jobs (maml, rl2, pearl, multitask; a control trained of its own, such as "
+        "MAML's pretrained policy, goes with its method); the report covers everything finished in OUT",
+    )
+    sub.add_argument(
+        "--benchmarks",
+        default=None,
+        metavar="NAME[,...]",
+        help="run only the jobs on these benchmarks (the plan's rows are listed in tasksuite.baselines.plan.TABLE)",
+    )
+    sub.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=None,
+        help="full plan: run only the first N training seeds of each row (the held-out seed only when all run); "
+        "--quick: the quick plan's number of seeds (default 1)",
+    )
+    sub.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local worker processes (default), or Ray: the cluster in RAY_ADDRESS, else a local Ray instance "
+        "(pip install '.[ray]')",
     )
     sub.add_argument(
         "--workers",

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import tasksuite
-from tasksuite.baselines import algorithm, load_agent, train_baseline
+from tasksuite.baselines import algorithm, common, load_agent, train_baseline
 from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
 from tasksuite.evaluation import evaluate
@@ -353,3 +353,107 @@ def test_meta_agents_play_valid_actions_through_whole_trials_of_the_harness(tiny
     curves = summary["protocols"]["ood-sweep"]["curves"]
     assert set(curves) == {"test", "near", "far"}
     assert all(len(curve) == 3 and all(np.isfinite(point["iqm"]) for point in curve) for curve in curves.values())
+
+
+# ---------------------------------------------------------------------- fixes and controls (issue 12)
+
+SPARSE = tasksuite.make_benchmark("pearl-sparse-point")
+
+
+def test_pearl_temperature_stays_bounded_on_a_small_action_box(tmp_path):
+    # On [-0.1, 0.1]^2 the largest entropy in env units is 2 ln 0.2 < -2 = the target: measured there,
+    # the temperature could only grow (to ~1e23 and a crash). In unit coordinates the target is reachable.
+    assert float(SPARSE.make_env(SPARSE.train_tasks[0]).action_space.high.max()) == pytest.approx(0.1)
+    config = {**TINY["pearl"], "gradient_steps": 40, "critic_reward": "dense"}
+    train_baseline("pearl", SPARSE, tmp_path, steps=3000, **config)
+    alphas = [row["alpha"] for row in read_progress(tmp_path)]
+    assert all(np.isfinite(alphas)) and alphas[-1] < algorithm("pearl").Config.init_alpha
+    assert max(alphas) <= algorithm("pearl").Config.init_alpha * 1.01
+
+
+def test_pearl_posterior_is_a_proper_gaussian_even_from_a_diverged_encoder():
+    torch.manual_seed(0)
+    for factors in ("full", "diagonal"):
+        encoder = algorithm("pearl").ContextEncoder(7, 3, (16,), factors)
+        with torch.no_grad():
+            for parameter in encoder.parameters():
+                parameter.mul_(1e6)  # factors of absurd size, as a diverging critic loss leaves them
+        posterior = encoder(torch.randn(4, 64, 7))
+        assert torch.isfinite(posterior.loc).all() and torch.isfinite(posterior.scale_tril).all()
+        assert (torch.linalg.diagonal(posterior.scale_tril) > 0).all()
+
+
+def test_pearl_critic_learns_from_the_dense_reward_and_the_encoder_reads_the_sparse_one():
+    pearl = algorithm("pearl")
+    envs = SPARSE.make_vec_env(SPARSE.train_tasks[:3])
+    squash = Squash.from_space(envs.single_action_space)
+    data = common.rollout(envs, lambda obs, prev: torch.randn(len(obs), 2), squash, 1, 20, seed=0)
+    rows = pearl.transition_rows(data, "dense")
+    obs_dim, act_dim = 2, 2
+    sac = pearl.SAC(obs_dim, act_dim, pearl.Config(hidden=(8,)))
+    context = sac.context(rows)
+    assert torch.equal(context[..., obs_dim + act_dim], torch.as_tensor(data.rewards))  # sparse: what is scored
+    *_, critic_reward = pearl.split(rows, obs_dim, act_dim)
+    assert torch.equal(critic_reward, torch.as_tensor(data.dense_rewards))
+    assert (critic_reward[torch.as_tensor(data.valid) > 0] < 0).all()  # -distance, informative everywhere
+    *_, env_reward = pearl.split(pearl.transition_rows(data, "env"), obs_dim, act_dim)
+    assert torch.equal(env_reward, torch.as_tensor(data.rewards))
+    with pytest.raises(ValueError, match="critic_reward"):
+        pearl.transition_rows(data, "shaped")
+
+
+def test_maml_control_starts_from_a_seeded_random_initialization(tiny_runs):
+    maml = algorithm("maml")
+    trained = maml.load_agent(tiny_runs["maml"] / "checkpoint.pt")
+    control = maml.load_agent(tiny_runs["maml"] / "checkpoint.pt", initialization="random")
+    again = maml.load_agent(tiny_runs["maml"] / "checkpoint.pt", initialization="random")
+    params = trained.maml.params()
+    assert not all(torch.equal(params[k], control.maml.params()[k]) for k in params)
+    assert all(torch.equal(control.maml.params()[k], again.maml.params()[k]) for k in params)
+    before = {k: v.clone() for k, v in control.maml.params().items()}
+    play(control, META, adaptation_episodes=2)  # the same adaptation as the method
+    assert not all(torch.equal(control.params[k], before[k]) for k in before)
+    with pytest.raises(ValueError, match="initialization"):
+        maml.load_agent(tiny_runs["maml"] / "checkpoint.pt", initialization="pretrained")
+
+
+def test_maml_with_no_inner_step_pretrains_one_policy_on_every_collected_episode(tmp_path):
+    train_baseline("maml", META, tmp_path, steps=1600, **{**TINY["maml"], "inner_steps": 0})
+    rows = read_progress(tmp_path)
+    assert rows[0]["env_steps"] == 800  # one rollout per iteration: no pre-adaptation episodes spent
+    assert all(row["pre_return"] == row["post_return"] for row in rows)
+
+
+def test_rl2_control_forgets_between_episodes(tiny_runs):
+    agent = algorithm("rl2").load_agent(tiny_runs["rl2"] / "checkpoint.pt", memory="episode")
+    states = []
+    agent.begin_episode = _recording(agent.begin_episode, lambda: states.append(agent.state.clone()))
+    play(agent, META, adaptation_episodes=2)
+    assert not torch.equal(states[1], torch.zeros_like(states[1]))  # episode 1 did change the state ...
+    agent.begin_task(context_for(META, META.test_tasks[0]))
+    agent.begin_episode(adaptation=True)
+    assert torch.equal(agent.state, torch.zeros_like(agent.state))  # ... and every episode starts from zero
+
+
+def test_pearl_control_never_updates_its_posterior(tiny_runs):
+    agent = algorithm("pearl").load_agent(tiny_runs["pearl"] / "checkpoint.pt", posterior="prior")
+    agent.begin_task(context_for(META, META.test_tasks[0]))
+    play(agent, META, adaptation_episodes=2, evaluation_episodes=0)
+    assert torch.equal(agent.posterior.variance, torch.ones_like(agent.posterior.variance))
+
+
+def test_snapshots_along_training_load_as_agents(tiny_runs):
+    for name in ("maml", "rl2", "pearl", "multitask"):
+        found = common.snapshots(tiny_runs[name])
+        assert [steps for steps, _ in found] == sorted({steps for steps, _ in found}) and len(found) >= 2
+        assert found[-1][0] == load_checkpoint(tiny_runs[name] / "checkpoint.pt")["env_steps"]
+        load_agent(found[0][1])  # a weights-only file with just what the agent needs
+        assert "optimizer" not in load_checkpoint(found[0][1])
+
+
+def test_baselines_switch_one_vector_env_to_new_tasks_instead_of_building_one(monkeypatch, tmp_path):
+    built = []
+    real = type(META).make_vec_env
+    monkeypatch.setattr(type(META), "make_vec_env", lambda self, *a, **k: built.append(1) or real(self, *a, **k))
+    train_baseline("rl2", META, tmp_path, steps=4000, **TINY["rl2"])
+    assert len(built) == 1 and len(read_progress(tmp_path)) == 5

@@ -97,3 +97,25 @@ def test_oracle_reaches_the_goal_on_every_training_and_test_task(name):
         random.append(run_episode(env, RandomPolicy(env.action_space, seed=0), seed=0).success)
     assert all(oracle)
     assert np.mean(random) < 0.1
+
+
+@pytest.mark.parametrize("name", ["pearl-sparse-point", "navigation-meta"])
+def test_info_reports_the_dense_reward_for_sparse_and_dense_tasks_in_single_and_vector_envs(name):
+    bench = tasksuite.make_benchmark(name)
+    tasks = bench.train_tasks[:4]
+    envs = bench.make_vec_env(tasks)
+    envs.reset(seed=0)
+    singles = [bench.make_env(task) for task in tasks]
+    for i, env in enumerate(singles):
+        env.reset(seed=i)
+    rng = np.random.default_rng(0)
+    high = envs.single_action_space.high
+    for _ in range(15):
+        actions = (rng.uniform(-1, 1, (len(tasks), 2)) * high).astype(np.float32)
+        _, reward, _, _, info = envs.step(actions)
+        assert np.array_equal(info["dense_reward"], -info["distance_to_goal"])
+        for i, env in enumerate(singles):
+            _, single_reward, _, _, single_info = env.step(actions[i])
+            assert single_info["dense_reward"] == info["dense_reward"][i] and single_reward == reward[i]
+    sparse = bench.family.name == "point-robot-sparse"
+    assert sparse == (not np.array_equal(reward, info["dense_reward"]))

@@ -68,3 +68,51 @@ def test_stratified_bootstrap_keeps_tasks_fixed():
 def test_no_scores_is_an_error():
     with pytest.raises(ValueError, match="no scores"):
         aggregate({"a": []})
+
+
+# ---------------------------------------------------------------------- two-level bootstrap
+
+from tasksuite.evaluation.scores import TASKS_ONLY, TWO_LEVEL, new_seed_range, two_level_aggregate  # noqa: E402
+
+
+def test_two_level_interval_covers_seed_variation_that_the_stratified_one_misses():
+    rng = np.random.default_rng(0)
+    seed_offsets = rng.normal(0, 0.2, (5, 1))  # training seeds that differ as a whole
+    scores = 0.6 + seed_offsets + rng.normal(0, 0.05, (5, 20))
+    two = two_level_aggregate(scores)
+    stratified = aggregate({f"t{j}": scores[:, j] for j in range(20)})
+    assert two.method == TWO_LEVEL and two.low <= two.iqm <= two.high
+    assert two.high - two.low > 2 * (stratified.high - stratified.low)
+    assert two.iqm == pytest.approx(float(stats.trim_mean(scores.ravel(), 0.25)))
+
+
+def test_two_level_bootstrap_is_seeded_and_its_ends_are_stable_across_bootstrap_seeds():
+    scores = np.random.default_rng(1).normal(0.7, 0.1, (5, 20))
+    assert two_level_aggregate(scores) == two_level_aggregate(scores)
+    ends = np.array([(a.low, a.high) for a in (two_level_aggregate(scores, seed=s) for s in range(4))])
+    assert np.ptp(ends, axis=0).max() < 0.004
+
+
+def test_paired_difference_resamples_both_matrices_alike():
+    scores = np.random.default_rng(2).normal(0.5, 0.3, (4, 10))
+    same = two_level_aggregate(scores, scores - 0.25)
+    assert same.iqm == pytest.approx(0.25) and same.low == pytest.approx(0.25) and same.high == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="shape"):
+        two_level_aggregate(scores, scores[:, :5])
+
+
+def test_one_training_seed_reduces_to_the_bootstrap_over_tasks():
+    assert two_level_aggregate(np.array([[0.1, 0.5, 0.9, 0.4]])).method == TASKS_ONLY
+    with pytest.raises(ValueError, match="matrix"):
+        two_level_aggregate(np.array([0.1, 0.2]))
+
+
+def test_a_new_seed_lands_in_the_predicted_range_about_95_percent_of_the_time():
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(400):
+        seeds = rng.normal(0.6, 0.1, 6)
+        low, high = new_seed_range(seeds[:5])
+        hits += low <= seeds[5] <= high
+    assert 0.9 <= hits / 400 <= 0.99
+    assert new_seed_range([0.5]) is None

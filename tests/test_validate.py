@@ -13,21 +13,24 @@ import shutil
 import pytest
 
 import tasksuite
+from tasksuite.baselines import plan as plan_module
 from tasksuite.baselines import validate as validate_module
-from tasksuite.baselines.validate import Job, Plan, Training, Transfer, full_plan, quick_plan, validate
+from tasksuite.baselines.plan import Plan, Row, Training, Transfer, full_plan, quick_plan
+from tasksuite.baselines.validate import Job, validate
 from tasksuite.cli import main
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.evaluation import harness
 
 TINY_MAML = {"tasks_per_batch": 4, "episodes_per_task": 2}
+TINY_RL2 = {"parallel_trials": 8, "episodes_per_trial": 2}
+TINY_ROWS = (
+    Row("maml", "navigation-meta", steps=1600, overrides=TINY_MAML, seeds=2),
+    Row("rl2", "navigation-meta", steps=1600, overrides=TINY_RL2, seeds=1),
+    Row("multitask", "navigation-multitask", steps=2000, overrides={"envs_per_task": 2}, seeds=1),
+)
 TINY = Plan(
     "tiny",
-    (
-        Training("maml", "navigation-meta", 0, steps=1600, overrides=TINY_MAML),
-        Training("maml", "navigation-meta", 1, steps=1600, overrides=TINY_MAML),
-        Training("rl2", "navigation-meta", 0, steps=1600, overrides={"parallel_trials": 8, "episodes_per_trial": 2}),
-        Training("multitask", "navigation-multitask", 0, steps=2000, overrides={"envs_per_task": 2}),
-    ),
+    tuple(t for row in TINY_ROWS for t in row.trainings()),
     (
         # A trainer from tests/evaluation_agents.py: the transfer protocol's table without a real training.
         Transfer("navigation-multitask", budget=100, trainer="evaluation_agents:mean_goal_trainer", max_tasks=2),
@@ -36,10 +39,13 @@ TINY = Plan(
     max_tasks=2,
 )
 SECTIONS = [
-    "## Summary",
-    "## Acceptance",
+    "## navigation-meta",
+    "## navigation-multitask",
+    "## Acceptance of the suite",
+    "## Learning curves",
     "## Adaptation curves",
-    "## Score vs OOD distance",
+    "## OOD",
+    "## Sample efficiency",
     "## Per training seed",
     "## Transfer on navigation-multitask",
     "## Transfer on reaching-multitask",
@@ -63,43 +69,82 @@ def _forbid(monkeypatch, *names):
         monkeypatch.setattr(validate_module, name, refuse)
 
 
+def _scores_only(method):
+    """A method's summary without wall-clock times (which differ between runs)."""
+    untimed = lambda run: {k: v for k, v in run.items() if k not in ("train_s", "eval_s")}  # noqa: E731
+    held = method["held_out"] and untimed(method["held_out"])
+    return {**method, "train_s": None, "runs": [untimed(r) for r in method["runs"]], "held_out": held}
+
+
+def _method(summary, label, benchmark="navigation-meta"):
+    return next(m for m in summary["methods"] if m["label"] == label and m["benchmark"] == benchmark)
+
+
 # ---------------------------------------------------------------------- plans
 
 
 def test_quick_plan_is_maml_and_rl2_on_navigation_and_the_multitask_agent():
     plan = quick_plan()
-    assert [(t.baseline, t.benchmark, t.seed, t.steps) for t in plan.trainings] == [
+    assert [(t.row.method, t.row.benchmark, t.seed, t.budget) for t in plan.trainings] == [
         ("maml", "navigation-meta", 0, 2_000_000),
         ("rl2", "navigation-meta", 0, 1_000_000),
-        ("multitask", "navigation-multitask", 0, None),
+        ("multitask", "navigation-multitask", 0, 200_000),
     ]
-    assert plan.transfers == () and plan.max_tasks is None
+    assert plan.transfers == () and plan.max_tasks is None and not any(t.held_out for t in plan.trainings)
     assert len(quick_plan(seeds=2).trainings) == 6
 
 
-def test_full_plan_trains_every_baseline_with_three_seeds_and_runs_transfer_on_every_multitask_benchmark():
+def test_full_plan_has_every_meta_rl_baseline_on_every_meta_benchmark_with_its_seeds_and_a_held_out_seed():
     plan = full_plan()
-    groups = plan.groups()
-    assert {bench for name, bench in groups if name != "multitask"} == {"navigation-meta"}
-    assert {name for name, _ in groups} == {"maml", "rl2", "pearl", "multitask"}
-    assert {bench for name, bench in groups if name == "multitask"} == set(validate_module.MULTITASK_BENCHMARKS)
-    assert all([t.seed for t in group] == [0, 1, 2] for group in groups.values())
-    longest = {("pearl", "navigation-meta"), ("multitask", "warehouse-multitask")}
-    assert {(t.baseline, t.benchmark) for t in plan.trainings[:6]} == longest  # first: packs the workers best
+    pairs = {(t.row.label, t.row.benchmark) for t in plan.trainings}
+    meta = {(m, b) for m in ("maml", "rl2", "pearl") for b in plan_module.META_BENCHMARKS}
+    assert meta <= pairs
+    assert {b for label, b in pairs if label == "multitask"} == set(plan_module.MULTITASK_BENCHMARKS)
+    assert ("maml-pretrained", "maml-navigation") in pairs  # the MAML paper's comparison
+    for label, bench in pairs:
+        seeds = sorted(t.seed for t in plan.trainings if (t.row.label, t.row.benchmark) == (label, bench))
+        method = label.split("-")[0]
+        assert seeds == [*range(plan_module.SEEDS[method]), plan_module.HELD_OUT_SEED]
+    assert plan_module.SEEDS["maml"] >= 5 and plan_module.SEEDS["rl2"] >= 5 and plan_module.SEEDS["pearl"] >= 3
+    for training in plan.trainings:
+        meta_rl = training.row.method != "multitask" and not training.row.variant
+        assert (training.control is not None) == meta_rl  # every meta-RL method beside its control
     for transfer in plan.transfers:
         tasks = len(tasksuite.make_benchmark(transfer.benchmark).train_tasks)
-        (training, *_) = groups[("multitask", transfer.benchmark)]
-        assert transfer.trainer == validate_module.MULTITASK_TRAINER
-        assert transfer.budget * tasks == pytest.approx(training.budget, rel=0.01)  # the all-task agent's budget
+        row = next(r for r in plan_module.TABLE if r.method == "multitask" and r.benchmark == transfer.benchmark)
+        assert transfer.budget * tasks == pytest.approx(Training(row, 0).budget, rel=0.01)
+
+
+def test_a_benchmark_joins_the_validation_as_one_row_per_method():
+    rows = [*plan_module.TABLE, Row("rl2", "navigation-multitask", steps=1000)]
+    plan = full_plan(rows)
+    added = [t for t in plan.trainings if t.row.benchmark == "navigation-multitask" and t.row.method == "rl2"]
+    assert [t.seed for t in added] == [*range(plan_module.SEEDS["rl2"]), plan_module.HELD_OUT_SEED]
+    assert added[0].control == plan_module.CONTROLS["rl2"] and added[0].budget == 1000
+
+
+def test_parts_of_the_plan_are_selected_by_method_benchmark_and_seeds():
+    plan = full_plan()
+    part = plan.select(["maml"], ["maml-navigation"], seeds=2)
+    assert sorted(w.name for w in part) == sorted(
+        f"{label}-maml-navigation-seed{seed}" for label in ("maml", "maml-pretrained") for seed in (0, 1)
+    )
+    assert {w.name for w in plan.select(["multitask"], ["navigation-multitask"])} >= {"transfer-navigation-multitask"}
+    with pytest.raises(TasksuiteError, match="unknown method"):
+        plan.select(["mam"])
+    with pytest.raises(TasksuiteError, match="unknown benchmark"):
+        plan.select(None, ["navigation-met"])
+    with pytest.raises(TasksuiteError, match="no job"):
+        plan.select(["pearl"], ["navigation-multitask"])
 
 
 def test_each_method_is_meta_tested_with_the_episodes_it_adapts_from_in_training():
-    assert Training("maml", "navigation-meta").adapt_episodes == 10
-    assert Training("maml", "navigation-meta", overrides={"episodes_per_task": 4}).adapt_episodes == 4
-    assert Training("rl2", "navigation-meta").adapt_episodes == 2  # 3-episode trials: 2 adapt, 1 evaluated
-    assert Training("pearl", "navigation-meta").adapt_episodes == 2
-    assert Training("multitask", "navigation-multitask").adapt_episodes == 0
-    assert Training("multitask", "navigation-multitask").protocols == ("multi-task", "ood-sweep")
+    assert Training(Row("maml", "navigation-meta"), 0).adapt_episodes == 10
+    assert Training(Row("maml", "navigation-meta", overrides={"episodes_per_task": 4}), 0).adapt_episodes == 4
+    assert Training(Row("rl2", "navigation-meta"), 0).adapt_episodes == 2  # 3-episode trials: 2 adapt, 1 evaluated
+    assert Training(Row("pearl", "navigation-meta"), 0).adapt_episodes == 2
+    assert Training(Row("multitask", "navigation-multitask"), 0).adapt_episodes == 0
+    assert Training(Row("multitask", "navigation-multitask"), 0).protocols == ("multi-task", "ood-sweep")
 
 
 def test_jobs_pickle_for_worker_processes(tmp_path):
@@ -115,7 +160,7 @@ def test_validate_writes_one_report_with_every_section_and_plot(tiny_run):
     report = (out / "report.md").read_text()
     positions = [report.index(section) for section in SECTIONS]
     assert positions == sorted(positions)
-    for plot in ("adaptation", "ood"):
+    for plot in ("learning", "adaptation", "ood"):
         assert f"(plots/{plot}.png)" in report
         assert (out / "plots" / f"{plot}.png").read_bytes().startswith(b"\x89PNG")
     assert "Not run: module 'tasksuite.baselines.multitask' has no attribute 'no_such_trainer'" in report
@@ -124,28 +169,73 @@ def test_validate_writes_one_report_with_every_section_and_plot(tiny_run):
     assert [s["workers"] for s in summary["sessions"]] == [1]
 
 
-def test_a_method_pools_its_training_seeds_and_matches_each_seeds_harness_results(tiny_run):
+def test_a_method_pools_its_training_seeds_but_not_the_held_out_one(tiny_run):
     out, summary = tiny_run
-    maml = next(m for m in summary["methods"] if m["baseline"] == "maml")
+    maml = _method(summary, "maml")
     assert maml["seeds"] == [0, 1] and maml["adapt_episodes"] == 2
     assert maml["splits"]["test"]["tasks"] == 2 and maml["splits"]["test"]["runs"] == 4  # 2 tasks x 2 seeds
+    assert maml["splits"]["test"]["method"].startswith("two-level bootstrap")
     assert [p["adaptation"] for p in maml["curve"]] == [True, True, False]
     for run in maml["runs"]:
         own = json.loads((out / "evaluations" / f"maml-navigation-meta-seed{run['seed']}" / "summary.json").read_text())
         splits = own["protocols"]["ood-sweep"]["splits"]
-        assert run["test"] == splits["test"]["iqm"] and run["far"] == splits["far"]["iqm"]
+        assert run["test"] == pytest.approx(splits["test"]["iqm"]) and run["far"] == pytest.approx(splits["far"]["iqm"])
         assert run["env_steps"] >= 1600 and run["train_s"] > 0
-    multitask = next(m for m in summary["methods"] if m["baseline"] == "multitask")
+    held = maml["held_out"]
+    assert held["seed"] == plan_module.HELD_OUT_SEED and isinstance(held["inside"], bool)
+    low, high = maml["new_seed_range"]
+    assert held["inside"] == (low <= held["test"] <= high)
+    rl2 = _method(summary, "rl2")  # one seed: no interval over seeds, no range for a new one
+    assert rl2["splits"]["test"]["method"].startswith("bootstrap over tasks") and rl2["new_seed_range"] is None
+    multitask = _method(summary, "multitask", "navigation-multitask")
     assert {"train", "test", "near", "far"} <= multitask["splits"].keys() and multitask["adapt_episodes"] == 0
 
 
-def test_acceptance_is_checked_on_the_methods_that_ran(tiny_run):
+def test_each_method_is_evaluated_beside_its_control_on_the_same_tasks_and_seeds(tiny_run):
+    out, summary = tiny_run
+    for label, kwargs in (("maml", {"initialization": "random"}), ("rl2", {"memory": "episode"})):
+        method = _method(summary, label)
+        control = json.loads(
+            (out / "evaluations" / f"{label}-navigation-meta-seed0" / "control" / "config.json").read_text()
+        )
+        own = json.loads((out / "evaluations" / f"{label}-navigation-meta-seed0" / "config.json").read_text())
+        assert control["agent_kwargs"] == {**own["agent_kwargs"], **kwargs}
+        assert control["adapt_episodes"] == own["adapt_episodes"] and control["max_tasks"] == own["max_tasks"]
+        gain, test, base = method["gain"], method["splits"]["test"], method["control"]["test"]
+        assert gain["iqm"] == pytest.approx(test["iqm"] - base["iqm"])
+        assert gain["low"] <= gain["iqm"] <= gain["high"]
+    assert _method(summary, "multitask", "navigation-multitask")["control"] is None
+
+
+def test_learning_curves_evaluate_every_snapshot_of_every_pooled_seed(tiny_run):
+    out, summary = tiny_run
+    maml = _method(summary, "maml")
+    snapshots = sorted(int(p.stem) for p in (out / "runs" / "maml-navigation-meta-seed0" / "snapshots").glob("*.pt"))
+    assert [p["env_steps"] for p in maml["learning"]] == snapshots and snapshots[-1] == maml["env_steps"]
+    assert maml["learning"][-1]["iqm"] == pytest.approx(maml["splits"]["test"]["iqm"])  # the last snapshot is final
+    assert maml["steps_to"]["reached"].endswith("/2")
+
+
+def test_acceptance_lists_every_planned_meta_method_with_a_measured_verdict(tiny_run):
     _, summary = tiny_run
-    criteria = [c["criterion"] for c in summary["acceptance"]]
-    assert any(c.startswith("MAML: post-adaptation") for c in criteria)
-    assert any(c.startswith("RL²: last adaptation") for c in criteria)
-    assert not any(c.startswith("PEARL") for c in criteria)  # not in the plan
-    assert all(isinstance(c["passed"], bool) and c["value"] for c in summary["acceptance"])
+    (check,) = summary["acceptance"]
+    assert check["benchmark"] == "navigation-meta"
+    assert [v["label"] for v in check["methods"]] == ["maml", "rl2"]
+    for verdict in check["methods"]:  # tiny budgets: both fail, and say why with numbers
+        assert verdict["passed"] is False and "< 0.6" in verdict["reason"]
+    assert check["passed"] is False
+
+
+def test_a_pair_that_did_not_run_stays_in_the_report_as_not_run(tmp_path):
+    rows = (
+        Row("maml", "navigation-meta", steps=1600, overrides=TINY_MAML, seeds=1),
+        Row("rl2", "navigation-meta", seeds=1),
+    )
+    plan = Plan("part", tuple(t for row in rows for t in row.trainings(held_out=False)), max_tasks=2)
+    summary = validate(plan, tmp_path, workers=1, progress=False, methods=["maml"])
+    (check,) = summary["acceptance"]
+    assert [(v["label"], v["reason"]) for v in check["methods"]][1] == ("rl2", "not run yet")
+    assert "| RL² | 2 | 0/1 |" in (tmp_path / "report.md").read_text()
 
 
 def test_the_transfer_protocols_table_is_in_the_report(tiny_run):
@@ -172,7 +262,7 @@ def test_rerun_skips_finished_trainings_and_evaluations(tiny_run, monkeypatch, t
 
 
 def test_rerun_runs_only_the_unfinished_evaluation_units(monkeypatch, tmp_path):
-    plan = Plan("one", TINY.trainings[2:3], max_tasks=2)  # in place: evaluations name their checkpoint's path
+    plan = Plan("one", (TINY.trainings[3],), max_tasks=2)  # in place: evaluations name their checkpoint's path
     first = validate(plan, tmp_path, workers=1, progress=False)
     folder = tmp_path / "evaluations" / "rl2-navigation-meta-seed0"
     (folder / "evaluated.json").unlink()  # as if killed during the evaluation
@@ -185,6 +275,7 @@ def test_rerun_runs_only_the_unfinished_evaluation_units(monkeypatch, tmp_path):
     assert len(ran) == 1 and ran[0].startswith("far/")
     (method,), (before,) = again["methods"], first["methods"]
     assert method["splits"] == before["splits"] and method["curve"] == before["curve"]  # the same records
+    assert method["gain"] == before["gain"] and method["learning"] == before["learning"]
 
 
 def test_an_interrupted_training_resumes_from_its_checkpoint(tiny_run, monkeypatch, tmp_path):
@@ -212,16 +303,40 @@ def test_a_failing_job_is_reported_and_the_others_stand(tmp_path):
     plan = Plan(
         "failing",
         (
-            Training("multitask", "navigation-meta", 0, steps=2000),  # needs a multi-task benchmark
-            Training("multitask", "navigation-multitask", 0, steps=2000, overrides={"envs_per_task": 2}),
+            Training(Row("multitask", "navigation-meta", steps=2000), 0),  # needs a multi-task benchmark
+            Training(Row("multitask", "navigation-multitask", steps=2000, overrides={"envs_per_task": 2}), 0),
         ),
         max_tasks=2,
     )
     summary = validate(plan, tmp_path, workers=1, progress=False)
     assert [e["job"] for e in summary["errors"]] == ["multitask-navigation-meta-seed0"]
     assert "InvalidTaskError" in summary["errors"][0]["error"]
-    assert [m["benchmark"] for m in summary["methods"]] == ["navigation-multitask"]
-    assert "## Errors" in (tmp_path / "report.md").read_text()
+    failed = _method(summary, "multitask", "navigation-meta")  # the failed pair stays, with its reason
+    assert failed["seeds"] == [] and "InvalidTaskError" in failed["missing"][0]["error"]
+    assert _method(summary, "multitask", "navigation-multitask")["seeds"] == [0]
+    report = (tmp_path / "report.md").read_text()
+    assert "## Errors" in report and "failed: InvalidTaskError" in report
+
+
+def test_the_plan_run_in_parts_gives_what_one_run_gives(tiny_run, tmp_path):
+    _, whole = tiny_run
+    parts = tmp_path / "parts"
+    validate(TINY, parts, workers=1, progress=False, methods=["maml"], seeds=1)
+    validate(TINY, parts, workers=1, progress=False, methods=["maml", "rl2"])
+    with pytest.warns(UserWarning):
+        summary = validate(TINY, parts, workers=1, progress=False, methods=["multitask"])
+    assert [_scores_only(m) for m in summary["methods"]] == [_scores_only(m) for m in whole["methods"]]
+    assert [s["part"]["methods"] for s in summary["sessions"]] == [["maml"], ["maml", "rl2"], ["multitask"]]
+
+
+@pytest.mark.slow
+def test_the_ray_backend_gives_the_local_backends_results(tmp_path):
+    pytest.importorskip("ray")
+    plan = Plan("ray", TINY.trainings[:2], max_tasks=2)
+    local = validate(plan, tmp_path / "local", workers=1, progress=False)
+    remote = validate(plan, tmp_path / "ray", workers=2, progress=False, backend="ray")
+    assert [_scores_only(m) for m in remote["methods"]] == [_scores_only(m) for m in local["methods"]]
+    assert remote["sessions"][0]["part"]["backend"] == "ray"
 
 
 # ---------------------------------------------------------------------- the command
@@ -237,6 +352,7 @@ def test_validate_command_prints_the_scores_and_the_report_path(tiny_run, monkey
     printed = capsys.readouterr()
     assert status == 1  # the missing trainer: a plan that could not run completely
     assert "maml" in printed.out and "post-adaptation" in printed.out and str(copy / "report.md") in printed.out
+    assert "FAIL  navigation-meta" in printed.out
     assert "NOT RUN transfer-reaching-multitask" in printed.err
     sessions = json.loads((copy / "sessions.json").read_text())
     assert sessions[-1]["command"] == f"tasksuite validate --quick --out {copy} --workers 1"
@@ -248,3 +364,5 @@ def test_validate_help_explains_the_plans(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "--quick" in text and "resumes" in text and "navigation-meta" in text
+    for option in ("--only", "--benchmarks", "--seeds", "--backend"):
+        assert option in text

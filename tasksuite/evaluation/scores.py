@@ -112,3 +112,60 @@ def aggregate(scores_by_task: Mapping[str, Sequence[float]], seed: int = 0) -> A
     else:
         low = high = center
     return Aggregate(center, low, high, float(flat.mean()), len(samples), int(flat.size), method)
+
+
+# ---------------------------------------------------------------------- training seeds x tasks
+
+#: Resamples of the two-level bootstrap: its interval ends move by < 0.002 between bootstrap seeds.
+TWO_LEVEL_RESAMPLES = 10_000
+TWO_LEVEL = "two-level bootstrap: training seeds and tasks resampled with replacement"
+TASKS_ONLY = "bootstrap over tasks (one training seed: no seed variation covered)"
+
+
+def two_level_aggregate(
+    scores: np.ndarray, baseline: np.ndarray | None = None, seed: int = 0, resamples: int = TWO_LEVEL_RESAMPLES
+) -> Aggregate:
+    """IQM of a ``[training seeds, tasks]`` score matrix with an interval over both sources of variation.
+
+    Each resample draws training seeds with replacement and, independently, tasks with
+    replacement (seeds and tasks are crossed: every seed is evaluated on the same tasks), and takes
+    the IQM of the resampled matrix: the interval covers what a re-run with new training seeds on
+    new tasks from the same distribution would give. rliable's stratified bootstrap resamples runs
+    within fixed tasks only; with one training seed this reduces to the bootstrap over tasks.
+
+    With ``baseline`` (a matrix of the same shape: a control on the same seeds and tasks) the
+    statistic is the paired difference ``IQM(scores) - IQM(baseline)``, both resampled alike.
+    """
+    matrix = np.asarray(scores, dtype=float)
+    if matrix.ndim != 2 or not matrix.size:
+        raise ValueError(f"scores must be a non-empty [seeds, tasks] matrix, got shape {matrix.shape}")
+    others = None if baseline is None else np.asarray(baseline, dtype=float)
+    if others is not None and others.shape != matrix.shape:
+        raise ValueError(f"baseline shape {others.shape} differs from scores shape {matrix.shape}")
+    n_seeds, n_tasks = matrix.shape
+
+    def statistic(m: np.ndarray, seeds: np.ndarray, tasks: np.ndarray) -> np.ndarray:
+        picked = m[seeds[:, :, None], tasks[:, None, :]]
+        return iqm(picked.reshape(len(seeds), -1), axis=1)
+
+    center = float(iqm(matrix.ravel()) - (iqm(others.ravel()) if others is not None else 0.0))
+    rng = np.random.default_rng(seed)
+    seeds_drawn = rng.integers(n_seeds, size=(resamples, n_seeds))
+    tasks_drawn = rng.integers(n_tasks, size=(resamples, n_tasks))
+    boot = statistic(matrix, seeds_drawn, tasks_drawn)
+    if others is not None:
+        boot = boot - statistic(others, seeds_drawn, tasks_drawn)
+    low, high = np.percentile(boot, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
+    mean = float(matrix.mean() - (others.mean() if others is not None else 0.0))
+    method = TWO_LEVEL if n_seeds > 1 else TASKS_ONLY
+    return Aggregate(center, float(low), float(high), mean, n_tasks, int(matrix.size), method)
+
+
+def new_seed_range(per_seed: Sequence[float]) -> tuple[float, float] | None:
+    """Where one more training seed's score is expected to land (95 % prediction interval of a
+    normal sample: ``mean ± t · sd · sqrt(1 + 1/n)``); ``None`` with fewer than two seeds."""
+    values = np.asarray(per_seed, dtype=float)
+    if values.size < 2:
+        return None
+    half = stats.t.ppf((1 + CONFIDENCE) / 2, values.size - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / values.size)
+    return float(values.mean() - half), float(values.mean() + half)

@@ -283,10 +283,13 @@ class NavigationEnv(TaskEnv):
     * Action: velocity ``(vx, vy)`` in the preset's box; the position moves by
       ``action * displacement_per_action * action_scale``.
     * Reward: ``-distance`` to the goal (dense) or ``1 - distance`` inside the
-      goal radius and 0 outside (sparse), after the move.
+      goal radius and 0 outside (sparse), after the move. ``info["dense_reward"]``
+      is ``-distance`` for either reward: methods that shape their learning with
+      the dense signal on a sparse task (PEARL's critic on the sparse point robot)
+      read it there, and are scored on the reward alone.
     * Episode: starts at the origin; truncated at the preset's horizon
       (MAML preset: terminates within 0.01 of the goal on both axes).
-    * Info: ``success`` (within the goal radius) and ``distance_to_goal``.
+    * Info: ``success`` (within the goal radius), ``distance_to_goal`` and ``dense_reward``.
 
     Version history: v0, initial release.
     """
@@ -348,7 +351,7 @@ class NavigationEnv(TaskEnv):
             reward,
             terminated,
             False,
-            {"success": inside, "distance_to_goal": distance},
+            {"success": inside, "distance_to_goal": distance, "dense_reward": -distance},
         )
 
     # ------------------------------------------------------------------ rendering
@@ -480,5 +483,5 @@ class NavigationVectorEnv(TaskVectorEnv):
             reward,
             terminated,
             truncated,
-            {"success": inside, "distance_to_goal": distance},
+            {"success": inside, "distance_to_goal": distance, "dense_reward": -distance},
         )

@@ -1,0 +1,601 @@
+"""The report of a ``tasksuite validate`` folder: ``summary.json``, ``report.md`` and ``plots/``.
+
+It reads the folder only (``plan.json``, the trainings' ``trained.json`` and the harness's
+results folders), so it needs no torch and redraws anywhere; a plan run in parts reports what is
+finished and lists the rest as not run. The layout of the folder is written by
+:mod:`tasksuite.baselines.validate`.
+
+Statistics. A method's score on a split is the IQM over its pooled training seeds x the split's
+tasks, with the percentile interval of a two-level bootstrap (training seeds and tasks resampled
+together: :func:`~tasksuite.evaluation.scores.two_level_aggregate`). A method's gain over its control
+is the paired difference on the same seeds and tasks. The range a new training seed is expected to
+land in is a prediction interval from the per-seed scores; the held-out seed, never pooled, shows
+where one did land.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasksuite.core.io import atomic_write_json, atomic_write_text
+from tasksuite.evaluation.report import adaptation_curve, draw_references, format_interval, save_png, transfer_lines
+
+TRAINED, EVALUATED = "trained.json", "evaluated.json"
+CONTROL, CURVE = "control", "curve"
+#: The acceptance of the suite on a meta benchmark: post-adaptation test score a method must reach.
+PASS_SCORE = 0.6
+#: Sample efficiency: env steps until a seed's test score first reaches this.
+EFFICIENCY_SCORE = 0.6
+#: Meta benchmarks a passing suite needs at least this many methods to pass on.
+METHODS_TO_PASS = 2
+
+LABELS = {
+    "maml": "MAML",
+    "rl2": "RL²",
+    "pearl": "PEARL",
+    "multitask": "multi-task PPO",
+    "maml-pretrained": "pretrained + fine-tune",
+}
+#: One colour and marker per method, in every figure.
+STYLES = {
+    "maml": ("tab:blue", "o"),
+    "rl2": ("tab:orange", "s"),
+    "pearl": ("tab:green", "^"),
+    "multitask": ("tab:purple", "D"),
+    "maml-pretrained": ("tab:gray", "v"),
+}
+
+Records = list[dict[str, Any]]
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _records(folder: Path) -> Records:
+    path = folder / "episodes.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def _per_task(records: Records, split: str, episode: int | None = None) -> dict[str, float]:
+    """Per task, the mean normalized return of the evaluation episodes (or of episode index ``episode``)."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if r["split"] != split or r["variant"] != "agent" or r["normalized"] is None:
+            continue
+        if (episode is None and not r["adaptation"]) or (episode is not None and r["episode"] == episode):
+            values[r["task_id"]].append(r["normalized"])
+    return {task: float(np.mean(v)) for task, v in sorted(values.items())}
+
+
+def _matrix(per_seed: Sequence[Mapping[str, float]]) -> np.ndarray | None:
+    """``[seeds, tasks]`` over the tasks every seed has a score on."""
+    if not per_seed:
+        return None
+    tasks = sorted(set.intersection(*(set(p) for p in per_seed)))
+    return np.array([[p[t] for t in tasks] for p in per_seed]) if tasks else None
+
+
+def _aggregate(matrix: np.ndarray | None, baseline: np.ndarray | None = None) -> dict[str, Any] | None:
+    from tasksuite.evaluation.scores import two_level_aggregate
+
+    if matrix is None or (baseline is not None and baseline.shape != matrix.shape):
+        return None
+    return two_level_aggregate(matrix, baseline).to_dict()
+
+
+def _iqm(values: Mapping[str, float]) -> float:
+    from tasksuite.evaluation.scores import iqm
+
+    return float(iqm(list(values.values())))
+
+
+# ---------------------------------------------------------------------- one method on one benchmark
+
+
+def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One row of the plan (a method or variant on a benchmark), its evaluated pooled seeds
+    together: two-level aggregates per split, control and gain, the learning curve, sample
+    efficiency, per-seed scores, the held-out seed, and the seeds not run or failed."""
+    from tasksuite.evaluation.scores import new_seed_range
+
+    first = trainings[0]
+    row, k = first["row"], first["adapt_episodes"]
+    runs, missing, held_out = [], [], None
+    scores: dict[str, list[dict[str, float]]] = defaultdict(list)
+    records_by_seed: Records = []
+    for training in trainings:
+        run, folder = root / "runs" / training["name"], root / "evaluations" / training["name"]
+        trained, evaluated = _read_json(run / TRAINED), _read_json(folder / EVALUATED)
+        error = _read_json(root / "errors" / f"{training['name']}.json")
+        if trained is None or evaluated is None:
+            missing.append({"seed": training["seed"], "error": error["error"] if error else None})
+            continue
+        records = _records(folder)
+        config = _read_json(folder / "config.json")
+        splits = [*(["train"] if row["method"] == "multitask" else []), "test", *config["ood_levels"]]
+        per_split = {split: _per_task(records, split) for split in splits}
+        control = _per_task(_records(folder / CONTROL), "test") if training["control"] else {}
+        curve = {
+            int(p.name): _per_task(_records(p), "test")
+            for p in sorted((folder / CURVE).glob("*"), key=lambda p: int(p.name))
+            if p.name.isdigit()
+        }
+        seed_run = {
+            "seed": training["seed"],
+            "env_steps": trained["env_steps"],
+            "train_s": trained["wall_s"],
+            "eval_s": evaluated["wall_s"],
+            **{split: _iqm(v) if v else None for split, v in per_split.items()},
+            "pre": _iqm(_per_task(records, "test", episode=0)) if k else None,
+            "control": _iqm(control) if control else None,
+            "curve": {str(steps): _iqm(v) for steps, v in curve.items() if v},
+            "report": f"evaluations/{training['name']}/report.md",
+        }
+        if training["held_out"]:
+            held_out = seed_run
+            continue
+        runs.append(seed_run)
+        records_by_seed += [{**r, "seed": training["seed"]} for r in records]
+        for split, values in per_split.items():
+            scores[split].append(values)
+        scores["pre"].append(_per_task(records, "test", episode=0) if k else {})
+        if control:
+            scores["control"].append(control)
+        for steps, values in curve.items():
+            scores[f"curve:{steps}"].append(values)
+
+    matrices = {name: _matrix(values) for name, values in scores.items() if len(values) == len(runs)}
+    test = matrices.get("test")
+    splits = {s: _aggregate(matrices.get(s)) for s in scores if s not in ("pre", "control") and ":" not in s}
+    for split, agg in splits.items():
+        if agg is not None:
+            chosen = [r for r in records_by_seed if r["split"] == split and not r["adaptation"]]
+            agg["distance"] = float(np.mean([r["distance"] for r in chosen]))
+            agg["success"] = float(np.mean([r["success"] for r in chosen]))
+    per_seed_test = [r["test"] for r in runs if r.get("test") is not None]
+    expected = new_seed_range(per_seed_test)
+    if held_out is not None and expected is not None and held_out.get("test") is not None:
+        held_out["inside"] = bool(expected[0] <= held_out["test"] <= expected[1])
+    learning = []
+    for steps in sorted({int(s) for r in runs for s in r["curve"]}):
+        agg = _aggregate(matrices.get(f"curve:{steps}"))
+        if agg is not None:
+            learning.append({"env_steps": steps, **agg})
+    return {
+        "label": row_label(row),
+        "method": row["method"],
+        "variant": row["variant"],
+        "control_of": row["control_of"],
+        "benchmark": row["benchmark"],
+        "adapt_episodes": k,
+        "budget": first["budget"],
+        "why": row["why"],
+        "planned_seeds": [t["seed"] for t in trainings if not t["held_out"]],
+        "seeds": [r["seed"] for r in runs],
+        "missing": missing,
+        "env_steps": float(np.mean([r["env_steps"] for r in runs])) if runs else None,
+        "train_s": float(np.mean([r["train_s"] for r in runs])) if runs else None,
+        "splits": splits,
+        "pre": _aggregate(matrices.get("pre")) if k else None,
+        "control": None
+        if not first["control"]
+        else {"label": first["control"]["label"], "test": _aggregate(matrices.get("control"))},
+        "gain": _aggregate(test, matrices.get("control")) if first["control"] else None,
+        "new_seed_range": expected,
+        "held_out": held_out,
+        "learning": learning,
+        "steps_to": _steps_to(runs, EFFICIENCY_SCORE),
+        "curve": adaptation_curve(records_by_seed, "test") if runs and k else [],
+        "runs": runs,
+        "_test_matrix": test,
+    }
+
+
+def row_label(row: Mapping[str, Any]) -> str:
+    """``maml`` or ``maml-pretrained``."""
+    return f"{row['method']}-{row['variant']}" if row["variant"] else row["method"]
+
+
+def _steps_to(runs: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """Per seed, the first learning-curve snapshot whose test score reaches ``threshold`` (``None``: never)."""
+    per_seed = {}
+    for run in runs:
+        reached = [int(s) for s, score in run["curve"].items() if score >= threshold]
+        per_seed[str(run["seed"])] = min(reached) if reached else None
+    hits = [v for v in per_seed.values() if v is not None]
+    return {
+        "threshold": threshold,
+        "per_seed": per_seed,
+        "median": float(np.median(hits)) if len(hits) == len(per_seed) and hits else None,
+        "reached": f"{len(hits)}/{len(per_seed)}",
+    }
+
+
+# ---------------------------------------------------------------------- acceptance
+
+
+def acceptance(methods: Sequence[dict[str, Any]], planned: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """Per meta benchmark of the plan: which methods pass (post-adaptation test IQM >= 0.6, and
+    above its control: the interval of the paired gain over the control, same seeds and tasks,
+    lies above 0), whether at least two do, and whether every passing one is clearly lower on
+    OOD-far (intervals apart). Methods not (fully) run are listed as such.
+
+    Why the paired gain and not two separate intervals apart: the method and its control are
+    measured on the same seeds and tasks, so most of their variation is shared; comparing their
+    intervals side by side counts it twice and misses consistent gains (RL²'s over its
+    memory-cleared control, whose within-episode memory already adapts, is one)."""
+    checks = []
+    for benchmark, labels in planned.items():
+        verdicts = []
+        for label in labels:
+            m = next((m for m in methods if m["label"] == label and m["benchmark"] == benchmark), None)
+            verdicts.append(_verdict(label, m))
+        passing = [v for v in verdicts if v["passed"]]
+        checks.append(
+            {
+                "benchmark": benchmark,
+                "methods": verdicts,
+                "passed": len(passing) >= METHODS_TO_PASS and all(v["ood_far_lower"] for v in passing),
+            }
+        )
+    return checks
+
+
+def _verdict(label: str, m: dict[str, Any] | None) -> dict[str, Any]:
+    verdict = {"label": label, "passed": False, "ood_far_lower": None, "reason": ""}
+    if m is None or not m["seeds"]:
+        errors = [x["error"] for x in (m or {}).get("missing", []) if x["error"]]
+        verdict["reason"] = f"failed: {errors[0]}" if errors else "not run yet"
+        return verdict
+    test, gain = m["splits"].get("test"), m["gain"]
+    reasons = []
+    if test["iqm"] < PASS_SCORE:
+        reasons.append(f"post-adaptation {test['iqm']:.3f} < {PASS_SCORE}")
+    if gain is not None and gain["low"] <= 0:
+        reasons.append(f"gain over its control {format_interval(gain)} not above 0")
+    far = m["splits"].get("far")
+    if far is not None:
+        verdict["ood_far_lower"] = far["high"] < test["low"]
+    verdict["passed"] = not reasons
+    if len(m["seeds"]) < len(m["planned_seeds"]):
+        reasons.append(f"only {len(m['seeds'])} of {len(m['planned_seeds'])} seeds run")
+    if verdict["passed"] and verdict["ood_far_lower"] is False:
+        reasons.append(f"OOD-far {format_interval(far)} not clearly below test {format_interval(test)}")
+    verdict["reason"] = "; ".join(reasons) or "passes"
+    return verdict
+
+
+# ---------------------------------------------------------------------- the folder's report
+
+
+def write_report(root: str | Path, skipped: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """(Re)write ``summary.json``, the plots and ``report.md`` of a validate folder from what it holds."""
+    root = Path(root)
+    plan = _read_json(root / "plan.json")
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for training in plan["trainings"]:
+        groups[(training["label"], training["row"]["benchmark"])].append(training)
+    methods = [method_summary(root, group) for group in groups.values()]
+    for m in methods:
+        if m["variant"]:
+            base = next(
+                (b for b in methods if b["label"] == m["control_of"] and b["benchmark"] == m["benchmark"]), None
+            )
+            if base is not None and base["_test_matrix"] is not None and m["_test_matrix"] is not None:
+                base["gain_over_" + m["variant"]] = _aggregate(base["_test_matrix"], m["_test_matrix"])
+    for m in methods:
+        del m["_test_matrix"]
+    planned: dict[str, list[str]] = defaultdict(list)
+    for label, benchmark in groups:
+        row = groups[(label, benchmark)][0]["row"]
+        if row["method"] != "multitask" and not row["variant"]:
+            planned[benchmark].append(label)
+    transfers = []
+    for transfer in plan["transfers"]:
+        folder = root / "transfer" / transfer["benchmark"]
+        summary = _read_json(folder / "summary.json") if (folder / EVALUATED).exists() else None
+        transfers.append(
+            {
+                "benchmark": transfer["benchmark"],
+                "trainer": transfer["trainer"],
+                "budget": transfer["budget"],
+                "section": summary["protocols"]["transfer"] if summary else None,
+                "folder": f"transfer/{transfer['benchmark']}",
+                "wall_s": (_read_json(folder / EVALUATED) or {}).get("wall_s"),
+            }
+        )
+    summary = {
+        "plan": plan["name"],
+        "methods": methods,
+        "transfers": transfers,
+        "acceptance": acceptance(methods, planned),
+        "sessions": _read_json(root / "sessions.json") or [],
+        "not_run": dict(skipped or {}),
+        "errors": [_read_json(path) for path in sorted((root / "errors").glob("*.json"))],
+    }
+    atomic_write_json(root / "summary.json", summary)
+    plots = draw_plots(summary, root / "plots")
+    atomic_write_text(root / "report.md", markdown(summary, plan, plots))
+    return summary
+
+
+# ---------------------------------------------------------------------- markdown
+
+
+def label_of(label: str) -> str:
+    """The readable name of a method or variant."""
+    return LABELS.get(label, label)
+
+
+def _cell(agg: dict[str, Any] | None) -> str:
+    return format_interval(agg) if agg else "—"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _value(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, str]) -> str:
+    """The validate report as Markdown."""
+    lines = [f"# tasksuite validate: {plan['name']} plan", ""]
+    lines += ["| session | command | part | jobs | wall-clock | workers | CPUs | load (1, 5, 15 min) start → end |"]
+    lines += ["|---|---|---|---|---|---|---|---|"]
+    for i, s in enumerate(summary["sessions"], 1):
+        load = f"{', '.join(map(str, s['load_start']))} → {', '.join(map(str, s['load_end']))}"
+        part = s.get("part", {})
+        what = ", ".join(
+            f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in part.items()
+            if v and k in ("methods", "benchmarks", "seeds")
+        )
+        lines.append(
+            f"| {i} ({s['started']}) | `{s['command']}` | {what or 'all'} | {part.get('jobs', '—')} "
+            f"| {_duration(s['wall_s'])} | {s['workers']} | {s['cpus']} | {load} |"
+        )
+    lines += [
+        "",
+        "Scores are normalized per task (0: uniform-random policy, 1: the family's scripted oracle). A method's "
+        "score is the interquartile mean (IQM) over its pooled training seeds × the split's tasks, written "
+        "IQM [low, high]: the 95% interval of a two-level bootstrap that resamples training seeds *and* tasks, so "
+        "it covers both a re-run with new training seeds and new tasks from the same distribution (one training "
+        "seed: tasks only). *Gain* is the paired difference to the control on the same seeds and tasks. *New seed "
+        "lands in*: the 95% prediction interval of one more seed's test score, from the per-seed scores; the "
+        "*held-out seed* (never pooled) shows where one did land. *Pre-adaptation* is the first episode of a "
+        "trial; *post-adaptation* the evaluation episode after the K adaptation episodes each method trains with "
+        f"({plan['eval_episodes']} evaluation episode(s) per trial, on "
+        f"{_tasks_evaluated(plan['max_tasks'])} of each split).",
+        "",
+    ]
+    by_benchmark: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in summary["methods"]:
+        by_benchmark[m["benchmark"]].append(m)
+    checks = {c["benchmark"]: c for c in summary["acceptance"]}
+    for benchmark, methods in by_benchmark.items():
+        lines += _benchmark_section(benchmark, methods, checks.get(benchmark))
+    if summary["acceptance"]:
+        lines += ["## Acceptance of the suite", ""]
+        lines += [
+            f"On every meta benchmark at least {METHODS_TO_PASS} methods reach post-adaptation ≥ {PASS_SCORE} above "
+            "their control (the 95% interval of the paired gain over the control, on the same seeds and tasks, "
+            "above 0), and every passing method is clearly lower on OOD-far than on test (intervals apart).",
+            "",
+            "| benchmark | method | passes | OOD-far below test | measured |",
+            "|---|---|---|---|---|",
+        ]
+        for check in summary["acceptance"]:
+            for v in check["methods"]:
+                far = {True: "yes", False: "**no**", None: "—"}[v["ood_far_lower"]]
+                lines.append(
+                    f"| {check['benchmark']} | {label_of(v['label'])} | {'pass' if v['passed'] else '**FAIL**'} "
+                    f"| {far} | {v['reason']} |"
+                )
+            lines.append(f"| **{check['benchmark']}** | | **{'pass' if check['passed'] else 'FAIL'}** | | |")
+        lines += [""]
+    for name, title in (("learning", "Learning curves"), ("adaptation", "Adaptation curves"), ("ood", "OOD")):
+        if name in plots:
+            lines += [f"## {title}", "", f"![{title}]({plots[name]})", ""]
+    lines += _efficiency_table(summary["methods"])
+    lines += _seed_table(summary["methods"])
+    for t in summary["transfers"]:
+        lines += [f"## Transfer on {t['benchmark']}", ""]
+        if t["section"] is None:
+            reason = summary["not_run"].get(f"transfer-{t['benchmark']}", "not run yet")
+            lines += [f"Not run: {reason}", ""]
+            continue
+        lines += [
+            f"Trainer `{t['trainer']}`, {t['budget']:,} env steps per task; {_duration(t['wall_s'])}. "
+            f"Full results: [{t['folder']}/report.md]({t['folder']}/report.md).",
+            "",
+            *transfer_lines(t["section"]),
+        ]
+    if summary["errors"]:
+        lines += ["## Errors", "", f"{len(summary['errors'])} job(s) failed; the others' results stand.", ""]
+        for error in summary["errors"]:
+            lines += [f"### {error['job']}", "", error["error"], "", "```", error["traceback"].rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def _tasks_evaluated(max_tasks: int | None) -> str:
+    return "every task" if max_tasks is None else f"the first {max_tasks} tasks"
+
+
+def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check: dict[str, Any] | None) -> list[str]:
+    verdicts = {v["label"]: v for v in (check or {}).get("methods", [])}
+    lines = [
+        f"## {benchmark}",
+        "",
+        "| method | K | seeds | env steps / seed | training / seed | pre-adaptation | post-adaptation | control "
+        "| gain over control | OOD-near | OOD-far | new seed lands in | held-out seed | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for m in methods:
+        seeds = f"{len(m['seeds'])}/{len(m['planned_seeds'])}"
+        if not m["seeds"]:
+            verdict = verdicts.get(m["label"], {}).get("reason") or _missing_reason(m)
+            lines.append(
+                f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} |" + " — |" * 10 + f" {verdict} |"
+            )
+            continue
+        splits = m["splits"]
+        control = (m["control"] or {}).get("test")
+        held = m["held_out"]
+        held_text = (
+            "—" if held is None else f"{_value(held.get('test'))} ({'inside' if held.get('inside') else 'outside'})"
+        )
+        expected = m["new_seed_range"]
+        status = verdicts.get(m["label"], {}).get("reason", "")
+        if m["variant"]:
+            status = f"control of {label_of(m['control_of'])}"
+        main = splits.get("train") if m["method"] == "multitask" else splits.get("test")
+        lines.append(
+            f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} | {m['env_steps']:,.0f} "
+            f"| {_duration(m['train_s'])} | {_cell(m['pre'])} | **{_cell(main)}** | {_cell(control)} "
+            f"| {_cell(m['gain'])} | {_cell(splits.get('near'))} | {_cell(splits.get('far'))} "
+            f"| {'—' if expected is None else f'[{expected[0]:.3f}, {expected[1]:.3f}]'} | {held_text} | {status} |"
+        )
+        if m["control"]:
+            notes.append(f"{label_of(m['label'])}'s control: {m['control']['label']}.")
+        for key, value in m.items():
+            if key.startswith("gain_over_") and value:
+                variant = key.removeprefix("gain_over_")
+                notes.append(
+                    f"{label_of(m['label'])} minus {label_of(m['label'] + '-' + variant)} (paired): {_cell(value)}."
+                )
+        if m["why"]:
+            notes.append(f"{label_of(m['label'])}: {m['why']}.")
+    return [*lines, "", *(f"- {n}" for n in notes), ""]
+
+
+def _missing_reason(m: dict[str, Any]) -> str:
+    errors = [x["error"] for x in m["missing"] if x["error"]]
+    return f"failed: {errors[0]}" if errors else "not run yet"
+
+
+def _efficiency_table(methods: Sequence[dict[str, Any]]) -> list[str]:
+    rows = [m for m in methods if m["learning"]]
+    if not rows:
+        return []
+    lines = [
+        "## Sample efficiency",
+        "",
+        f"Env steps until a seed's test score (harness, post-adaptation, IQM over tasks) first reaches "
+        f"{EFFICIENCY_SCORE}, read off the learning-curve snapshots (so at the snapshots' resolution); "
+        "median over seeds when every seed reaches it.",
+        "",
+        "| benchmark | method | budget | seeds reaching it | median env steps | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in rows:
+        s = m["steps_to"]
+        per_seed = ", ".join(f"{seed}: {'—' if v is None else f'{v:,}'}" for seed, v in s["per_seed"].items())
+        median = "—" if s["median"] is None else f"{s['median']:,.0f}"
+        lines.append(
+            f"| {m['benchmark']} | {label_of(m['label'])} | {m['budget']:,} | {s['reached']} | {median} | {per_seed} |"
+        )
+    return [*lines, ""]
+
+
+def _seed_table(methods: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Per training seed",
+        "",
+        "IQM over tasks of each training seed alone (the held-out seed last, marked *); the harness's own "
+        "report of each run is linked.",
+        "",
+        "| benchmark | method | seed | env steps | training | evaluation | train | pre-adaptation | post-adaptation "
+        "| control | OOD-near | OOD-far | report |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in methods:
+        runs = [*m["runs"], *([m["held_out"]] if m["held_out"] else [])]
+        for run in runs:
+            mark = "*" if run is m["held_out"] else ""
+            cells = [run.get(k) for k in ("train", "pre", "test", "control", "near", "far")]
+            lines.append(
+                f"| {m['benchmark']} | {label_of(m['label'])} | {run['seed']}{mark} | {run['env_steps']:,} "
+                f"| {_duration(run['train_s'])} | {_duration(run['eval_s'])} | "
+                + " | ".join(_value(c) for c in cells)
+                + f" | [report]({run['report']}) |"
+            )
+    return [*lines, ""]
+
+
+# ---------------------------------------------------------------------- plots
+
+
+def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
+    """Learning curves, adaptation curves and score vs OOD distance, one panel per benchmark;
+    return ``{name: path relative to the validate folder}``."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend, nothing left open
+
+    drawn = {}
+    methods = [m for m in summary["methods"] if m["seeds"]]
+    figures = {
+        "learning": ([m for m in methods if m["learning"]], _learning_panel, "env steps of meta-training"),
+        "adaptation": ([m for m in methods if m["curve"]], _adaptation_panel, "episode of the trial"),
+        "ood": ([m for m in methods if len(m["splits"]) > 1], _ood_panel, "mean distance from the training support"),
+    }
+    for name, (chosen, panel, xlabel) in figures.items():
+        benchmarks = list(dict.fromkeys(m["benchmark"] for m in chosen))
+        if not benchmarks:
+            continue
+        columns = min(3, len(benchmarks))
+        rows = -(-len(benchmarks) // columns)
+        figure = Figure(figsize=(4.6 * columns, 3.8 * rows), layout="constrained")
+        axes = figure.subplots(rows, columns, squeeze=False).ravel()
+        for ax, bench in zip(axes, benchmarks, strict=False):
+            for m in (m for m in chosen if m["benchmark"] == bench):
+                panel(ax, m)
+            draw_references(ax)
+            ax.set(title=bench, xlabel=xlabel, ylabel="normalized score (IQM, 95% CI)")
+            ax.legend(fontsize=7, loc="lower right")
+        for ax in axes[len(benchmarks) :]:
+            ax.set_visible(False)
+        save_png(figure, folder / f"{name}.png")
+        drawn[name] = f"plots/{name}.png"
+    return drawn
+
+
+def _style(m: dict[str, Any]) -> dict[str, Any]:
+    color, marker = STYLES.get(m["label"], ("black", "x"))
+    return {"color": color, "marker": marker, "label": label_of(m["label"])}
+
+
+def _learning_panel(ax: Any, m: dict[str, Any]) -> None:
+    style = _style(m)
+    x = [p["env_steps"] for p in m["learning"]]
+    ax.plot(x, [p["iqm"] for p in m["learning"]], **style)
+    ax.fill_between(
+        x, [p["low"] for p in m["learning"]], [p["high"] for p in m["learning"]], color=style["color"], alpha=0.15
+    )
+
+
+def _adaptation_panel(ax: Any, m: dict[str, Any]) -> None:
+    style = _style(m)
+    x = [p["episode"] + 1 for p in m["curve"]]
+    ax.plot(x, [p["iqm"] for p in m["curve"]], **{**style, "label": f"{style['label']} (K={m['adapt_episodes']})"})
+    ax.fill_between(
+        x, [p["low"] for p in m["curve"]], [p["high"] for p in m["curve"]], color=style["color"], alpha=0.15
+    )
+    ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+def _ood_panel(ax: Any, m: dict[str, Any]) -> None:
+    points = [agg for split, agg in m["splits"].items() if agg and split != "train"]
+    x = [agg["distance"] for agg in points]
+    errors = [[a["iqm"] - a["low"] for a in points], [a["high"] - a["iqm"] for a in points]]
+    ax.errorbar(x, [a["iqm"] for a in points], yerr=errors, capsize=3, **_style(m))
