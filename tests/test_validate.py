@@ -19,7 +19,7 @@ from tasksuite.baselines.plan import Plan, Row, Training, Transfer, full_plan, q
 from tasksuite.baselines.validate import Job, validate
 from tasksuite.cli import main
 from tasksuite.core.errors import TasksuiteError
-from tasksuite.evaluation import harness
+from tasksuite.evaluation import harness, validation
 
 TINY_MAML = {"tasks_per_batch": 4, "episodes_per_task": 2}
 TINY_RL2 = {"parallel_trials": 8, "episodes_per_trial": 2}
@@ -236,6 +236,19 @@ def test_a_pair_that_did_not_run_stays_in_the_report_as_not_run(tmp_path):
     (check,) = summary["acceptance"]
     assert [(v["label"], v["reason"]) for v in check["methods"]][1] == ("rl2", "not run yet")
     assert "| RL² | 2 | 0/1 |" in (tmp_path / "report.md").read_text()
+
+
+def test_a_folder_without_checkpoints_and_episode_records_still_reports_the_same(tiny_run, tmp_path):
+    out, summary = tiny_run
+    kept = tmp_path / "kept"
+    shutil.copytree(out, kept)
+    for pattern in ("**/*.pt", "**/episodes.jsonl", "**/references.json"):
+        for path in kept.glob(pattern):
+            path.unlink()
+    for units in list(kept.glob("**/units")):
+        shutil.rmtree(units)
+    again = validation.write_report(kept, summary["not_run"])
+    assert [_scores_only(m) for m in again["methods"]] == [_scores_only(m) for m in summary["methods"]]
 
 
 def test_the_transfer_protocols_table_is_in_the_report(tiny_run):

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from tasksuite.core.io import atomic_write_json, atomic_write_text
-from tasksuite.evaluation.report import adaptation_curve, draw_references, format_interval, save_png, transfer_lines
+from tasksuite.evaluation.report import draw_references, format_interval, save_png, transfer_lines
 
 TRAINED, EVALUATED = "trained.json", "evaluated.json"
-CONTROL, CURVE = "control", "curve"
+CONTROL, CURVE, SCORES = "control", "curve", "scores.json"
 #: The acceptance of the suite on a meta benchmark: post-adaptation test score a method must reach.
 PASS_SCORE = 0.6
 #: Sample efficiency: env steps until a seed's test score first reaches this.
@@ -99,6 +99,48 @@ def _iqm(values: Mapping[str, float]) -> float:
 # ---------------------------------------------------------------------- one method on one benchmark
 
 
+def job_scores(folder: Path, control: bool) -> dict[str, Any]:
+    """What the report needs of one job's evaluations, per task: the evaluation score on every
+    split (with mean OOD distance and success rate), the score at each episode of the test trials,
+    the control's and each learning-curve snapshot's test score. Computed from the harness's
+    episode records once and kept in ``scores.json`` (small: a validate folder can be committed
+    with it and without the bulky records, and still be reported and resumed)."""
+    path = folder / SCORES
+    if path.exists():
+        return _read_json(path)
+    records = _records(folder)
+    config = _read_json(folder / "config.json")
+    splits = [*(["train"] if "multi-task" in config["protocols"] else []), "test", *config["ood_levels"]]
+    per_split = {}
+    for split in splits:
+        chosen = [r for r in records if r["split"] == split and r["variant"] == "agent" and not r["adaptation"]]
+        per_split[split] = {
+            "tasks": _per_task(records, split),
+            "distance": float(np.mean([r["distance"] for r in chosen])),
+            "success": float(np.mean([r["success"] for r in chosen])),
+        }
+    test = [r for r in records if r["split"] == "test" and r["variant"] == "agent"]
+    indices = sorted({r["episode"] for r in test})
+    scores = {
+        "splits": per_split,
+        "episodes": [
+            {
+                "adaptation": next(r["adaptation"] for r in test if r["episode"] == i),
+                "tasks": _per_task(records, "test", episode=i),
+            }
+            for i in indices
+        ],
+        "control": _per_task(_records(folder / CONTROL), "test") if control else {},
+        "curve": {
+            p.name: _per_task(_records(p), "test")
+            for p in sorted((folder / CURVE).glob("*"), key=lambda p: int(p.name))
+            if p.name.isdigit()
+        },
+    }
+    atomic_write_json(path, scores)
+    return scores
+
+
 def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One row of the plan (a method or variant on a benchmark), its evaluated pooled seeds
     together: two-level aggregates per split, control and gain, the learning curve, sample
@@ -109,7 +151,8 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
     row, k = first["row"], first["adapt_episodes"]
     runs, missing, held_out = [], [], None
     scores: dict[str, list[dict[str, float]]] = defaultdict(list)
-    records_by_seed: Records = []
+    split_facts: dict[str, list[dict[str, float]]] = defaultdict(list)
+    adaptation: list[bool] = []
     for training in trainings:
         run, folder = root / "runs" / training["name"], root / "evaluations" / training["name"]
         trained, evaluated = _read_json(run / TRAINED), _read_json(folder / EVALUATED)
@@ -117,48 +160,47 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         if trained is None or evaluated is None:
             missing.append({"seed": training["seed"], "error": error["error"] if error else None})
             continue
-        records = _records(folder)
-        config = _read_json(folder / "config.json")
-        splits = [*(["train"] if row["method"] == "multitask" else []), "test", *config["ood_levels"]]
-        per_split = {split: _per_task(records, split) for split in splits}
-        control = _per_task(_records(folder / CONTROL), "test") if training["control"] else {}
-        curve = {
-            int(p.name): _per_task(_records(p), "test")
-            for p in sorted((folder / CURVE).glob("*"), key=lambda p: int(p.name))
-            if p.name.isdigit()
-        }
+        job = job_scores(folder, control=bool(training["control"]))
+        per_split = {split: facts["tasks"] for split, facts in job["splits"].items()}
         seed_run = {
             "seed": training["seed"],
             "env_steps": trained["env_steps"],
             "train_s": trained["wall_s"],
             "eval_s": evaluated["wall_s"],
             **{split: _iqm(v) if v else None for split, v in per_split.items()},
-            "pre": _iqm(_per_task(records, "test", episode=0)) if k else None,
-            "control": _iqm(control) if control else None,
-            "curve": {str(steps): _iqm(v) for steps, v in curve.items() if v},
+            "pre": _iqm(job["episodes"][0]["tasks"]) if k else None,
+            "control": _iqm(job["control"]) if job["control"] else None,
+            "curve": {steps: _iqm(v) for steps, v in job["curve"].items() if v},
             "report": f"evaluations/{training['name']}/report.md",
         }
         if training["held_out"]:
             held_out = seed_run
             continue
         runs.append(seed_run)
-        records_by_seed += [{**r, "seed": training["seed"]} for r in records]
-        for split, values in per_split.items():
-            scores[split].append(values)
-        scores["pre"].append(_per_task(records, "test", episode=0) if k else {})
-        if control:
-            scores["control"].append(control)
-        for steps, values in curve.items():
+        for split, facts in job["splits"].items():
+            scores[split].append(facts["tasks"])
+            split_facts[split].append(facts)
+        if k:
+            scores["pre"].append(job["episodes"][0]["tasks"])
+            for i, episode in enumerate(job["episodes"]):
+                scores[f"episode:{i}"].append(episode["tasks"])
+            adaptation = [episode["adaptation"] for episode in job["episodes"]]
+        if job["control"]:
+            scores["control"].append(job["control"])
+        for steps, values in job["curve"].items():
             scores[f"curve:{steps}"].append(values)
 
     matrices = {name: _matrix(values) for name, values in scores.items() if len(values) == len(runs)}
     test = matrices.get("test")
-    splits = {s: _aggregate(matrices.get(s)) for s in scores if s not in ("pre", "control") and ":" not in s}
+    splits = {s: _aggregate(matrices.get(s)) for s in split_facts}
     for split, agg in splits.items():
         if agg is not None:
-            chosen = [r for r in records_by_seed if r["split"] == split and not r["adaptation"]]
-            agg["distance"] = float(np.mean([r["distance"] for r in chosen]))
-            agg["success"] = float(np.mean([r["success"] for r in chosen]))
+            agg["distance"] = float(np.mean([facts["distance"] for facts in split_facts[split]]))
+            agg["success"] = float(np.mean([facts["success"] for facts in split_facts[split]]))
+    curve = [
+        {"episode": i, "adaptation": flag, **(_aggregate(matrices.get(f"episode:{i}")) or {})}
+        for i, flag in enumerate(adaptation)
+    ]
     per_seed_test = [r["test"] for r in runs if r.get("test") is not None]
     expected = new_seed_range(per_seed_test)
     if held_out is not None and expected is not None and held_out.get("test") is not None:
@@ -192,7 +234,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "held_out": held_out,
         "learning": learning,
         "steps_to": _steps_to(runs, EFFICIENCY_SCORE),
-        "curve": adaptation_curve(records_by_seed, "test") if runs and k else [],
+        "curve": [point for point in curve if "iqm" in point],
         "runs": runs,
         "_test_matrix": test,
     }
