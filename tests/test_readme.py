@@ -1,9 +1,9 @@
-"""The README's promises: its test command is what CI runs, and it lists what is registered."""
+"""The README's promises: its test command is what CI runs, and it lists what is registered.
+
+Its Python snippets run as scripts in tests/test_snippets.py."""
 
 import re
 from pathlib import Path
-
-import pytest
 
 import tasksuite
 
@@ -29,12 +29,3 @@ def test_readme_lists_every_family_and_benchmark():
         assert f"`{name}`" in README, f"README does not mention {name}"
     for name in tasksuite.list_families():
         assert tasksuite.get_family(name).env_id in README
-
-
-SNIPPETS = re.findall(r"```python\n(.+?)\n```", README, flags=re.S)
-
-
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet-{i}" for i in range(len(SNIPPETS))])
-def test_python_snippets_run_as_written(snippet, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # snippets may write results folders
-    exec(compile(snippet, "README.md", "exec"), {})
