@@ -12,6 +12,8 @@ import shutil
 
 import pytest
 
+pytest.importorskip("torch", reason="the baselines need torch")
+
 import tasksuite
 from tasksuite.baselines import validate as validate_module
 from tasksuite.baselines.validate import Job, Plan, Training, Transfer, full_plan, quick_plan, validate
