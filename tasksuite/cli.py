@@ -280,11 +280,16 @@ def _print_summary(summary: dict, out: str) -> int:
             for variant in ("all", "single"):
                 agg = section[variant]
                 if agg:
-                    rows.append((protocol, f"trained on {variant}", agg["tasks"], agg["runs"], *_cells(agg)))
+                    rows.append((protocol, f"trained on {variant}", "-", agg["tasks"], agg["runs"], *_cells(agg), "-"))
             continue
         for split, agg in section["splits"].items():
-            rows.append((protocol, split, *((agg["tasks"], agg["runs"], *_cells(agg)) if agg else (0, 0, "-", "-"))))
-    print(format_table(["protocol", "split", "tasks", "runs", "score IQM", "95% CI"], rows))
+            if agg is None:
+                rows.append((protocol, split, "-", 0, 0, "-", "-", "-"))
+            else:
+                distance, success = f"{agg['distance']:.2f}", f"{agg['success']:.0%}"
+                rows.append((protocol, split, distance, agg["tasks"], agg["runs"], *_cells(agg), success))
+    headers = ["protocol", "split", "mean distance", "tasks", "runs", "score IQM", "95% CI", "success"]
+    print(format_table(headers, rows))
     if summary["privileged"]:
         print("(privileged reference agent: it saw the task)")
     print(f"\nreport: {Path(out) / 'report.md'}")

@@ -177,5 +177,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as error:
-        raise TasksuiteError("the ray backend needs Ray: pip install 'tasksuite[ray]'") from error
+        raise TasksuiteError(
+            "the ray backend needs Ray: pip install 'ray>=2.9' (from a clone: pip install '.[ray]')"
+        ) from error
     return ray
