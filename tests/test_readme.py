@@ -29,3 +29,14 @@ def test_readme_lists_every_family_and_benchmark():
         assert f"`{name}`" in README, f"README does not mention {name}"
     for name in tasksuite.list_families():
         assert tasksuite.get_family(name).env_id in README
+
+
+def test_readme_and_help_make_the_same_timing_claims():
+    from tasksuite.cli import FULL_PLAN_TIME, QUICK_PLAN_TIME, build_parser
+
+    readme = " ".join(README.split())
+    assert QUICK_PLAN_TIME in readme and FULL_PLAN_TIME in readme
+    validate = build_parser()._subparsers._group_actions[0].choices["validate"]
+    help_text = " ".join(validate.format_help().split())
+    assert QUICK_PLAN_TIME in help_text and FULL_PLAN_TIME in help_text
+    assert "about 2 minutes" not in readme + help_text  # the old, unconditioned claim

@@ -209,7 +209,10 @@ PRESETS: dict[str, Preset] = {
 class Navigation(TaskFamily):
     """2-D point robot reaching a goal it must infer from rewards."""
 
-    distance_unit = "goal metres outside the training region (+ |log2 action_scale|, + 1 for another reward type)"
+    distance_unit = (
+        "Euclidean norm of (goal metres outside the training region, |log2 action_scale|), "
+        "+ 1 for another reward type"
+    )
 
     def __init__(self, name: str, env_id: str, preset: str = "default") -> None:
         if preset not in PRESETS:
