@@ -141,11 +141,15 @@ def test_interpretation_of_two_methods_states_ranking_ood_and_caveats():
 
 def test_disjoint_intervals_rank_and_a_method_that_holds_out_of_distribution_says_so():
     strong = MethodNumbers(
-        "multitask", "b", 0, {"train": agg(0.99, 0.98, 0.995), "near": agg(0.985, 0.97, 0.99, 0.25)}, training_seeds=3
+        "multitask",
+        "b",
+        0,
+        {"train": agg(0.99, 0.98, 0.995), "near": agg(0.985, 0.97, 0.99, 0.25), "far": agg(1.0, 0.998, 1.0, 0.85)},
+        training_seeds=3,
     )
     weak = MethodNumbers("my_agent", "b", 0, {"train": agg(0.5, 0.4, 0.6)}, training_seeds=3)
     text = interpretation([strong, weak])
     assert "scores 0.990 [0.980, 0.995] on its training tasks without adaptation (K = 0)" in text
-    assert "it holds its train score out to near" in text
+    assert "it holds its train score out to far" in text and "not monotone" not in text  # above it holds too
     assert "multi-task PPO is above my_agent (disjoint intervals)" in text
     assert "Caveats" not in text

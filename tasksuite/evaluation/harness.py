@@ -104,7 +104,9 @@ def evaluate(
         max_tasks: evaluate at most the first ``max_tasks`` tasks of each split.
         split_seed: seed of the benchmark's splits (0: the published split).
         reference_episodes: episodes of the oracle and random references per task.
-        workers: local worker processes (default: one per CPU core; 1 runs in this process).
+        workers: local worker processes (default: one per CPU core; 1 runs in this process). Workers
+            re-import the main script: called at a script's top level, outside ``if __name__ ==
+            "__main__":``, the default runs in this process (with a warning) and ``workers > 1`` is an error.
         backend: ``"local"`` or ``"ray"``.
         progress: show progress bars.
     """

@@ -313,9 +313,9 @@ def _ood_sentence(m: MethodNumbers) -> str | None:
         return None
     split, reference = found
     scores = ", ".join(f"{name} (mean distance {agg['distance']:.2f}) {format_interval(agg)}" for name, agg in levels)
-    held = 0
-    while held < len(levels) and _overlap(levels[held][1], reference):
-        held += 1
+    # A level holds unless its whole interval lies under the in-distribution one (above it holds too).
+    dropped = [agg["high"] < reference["low"] for _, agg in levels]
+    held = dropped.index(True) if True in dropped else len(levels)
     if held == len(levels):
         verdict = f"it holds its {split} score out to {levels[-1][0]}"
     elif held:
@@ -328,10 +328,10 @@ def _ood_sentence(m: MethodNumbers) -> str | None:
     random = [name for name, agg in levels if agg["low"] <= 0 <= agg["high"]]
     if random:
         verdict += f"; no better than random (the interval contains 0) at {', '.join(random)}"
-    inverted = [
+    inverted = [  # a dropped level under a farther one: the drop is not a matter of distance alone
         f"{near} scores below the farther {far}"
-        for (near, a), (far, b) in itertools.pairwise(levels)
-        if a["high"] < b["low"]
+        for ((near, a), (far, b)), fell in zip(itertools.pairwise(levels), dropped, strict=False)
+        if fell and a["high"] < b["low"]
     ]
     if inverted:
         verdict += f"; not monotone in distance: {', '.join(inverted)}"

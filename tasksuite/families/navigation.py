@@ -210,8 +210,7 @@ class Navigation(TaskFamily):
     """2-D point robot reaching a goal it must infer from rewards."""
 
     distance_unit = (
-        "Euclidean norm of (goal metres outside the training region, |log2 action_scale|), "
-        "+ 1 for another reward type"
+        "Euclidean norm of (goal metres outside the training region, |log2 action_scale|), + 1 for another reward type"
     )
 
     def __init__(self, name: str, env_id: str, preset: str = "default") -> None:
