@@ -769,7 +769,9 @@ def _one_line(error: BaseException) -> str:
     """An error as one line: an ``OSError`` as what failed on which file (``No space left on device: out``)."""
     if isinstance(error, OSError) and error.strerror:
         files = [str(f) for f in (error.filename, error.filename2) if f is not None]
-        return ": ".join([error.strerror, *files[:1]]) + (f" -> {files[1]}" if len(files) > 1 else "")
+        line = ": ".join([error.strerror, *files[:1]]) + (f" -> {files[1]}" if len(files) > 1 else "")
+        # Creating a folder (exist_ok) is what fails so: the path is a file.
+        return line + (" (a folder was expected there)" if isinstance(error, FileExistsError) else "")
     return " ".join(str(error).split())
 
 

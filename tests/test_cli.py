@@ -158,12 +158,26 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     assert err.count("\n") == 1 and "No space left on device" in err and not (tmp_path / "m.json").exists()
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    command = [sys.executable, "-m", "tasksuite", "report", str(tmp_path)]
-    quiet = subprocess.run(command, capture_output=True, text=True)
-    loud = subprocess.run([*command, "--debug"], capture_output=True, text=True)
-    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
-    assert "Traceback" in loud.stderr and "no config.json" in loud.stderr
+@pytest.mark.parametrize(
+    ("argv", "message", "raised"),
+    [
+        (["report", "."], "no config.json", "TasksuiteError"),
+        (
+            ["manifest", "--generate", "navigation-meta", "--out", "x/m.json"],
+            "a folder was expected",
+            "FileExistsError",
+        ),
+    ],
+    ids=["tasksuite-error", "os-error"],
+)
+def test_debug_shows_the_traceback(argv, message, raised, tmp_path):
+    (tmp_path / "x").write_text("a file where the manifest's folder should be")
+    command = [sys.executable, "-m", "tasksuite", *argv]
+    quiet = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    loud = subprocess.run([*command, "--debug"], cwd=tmp_path, capture_output=True, text=True)
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr and quiet.stderr.count("\n") == 1
+    assert message in quiet.stderr
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and raised in loud.stderr
 
 
 def test_a_closed_pipe_is_not_an_error():
