@@ -84,7 +84,7 @@ def train_baseline(
     module = algorithm(name)
     if isinstance(benchmark, str):
         benchmark = tasksuite.make_benchmark(benchmark)
-    from tasksuite.baselines.common import CHECKPOINT
+    from tasksuite.baselines.common import CHECKPOINT  # torch is there: algorithm() imported it
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -144,5 +144,5 @@ def _method_name(checkpoint: str | os.PathLike[str], **options: Any) -> str:
     return checkpoint_algorithm(checkpoint)
 
 
-# The harness names the method of a run by asking its factory (tasksuite.evaluation.style.method_name).
+# The harness names a run's method by asking its factory (tasksuite.evaluation.agents.Factory.method_name).
 load_agent.method_name = _method_name  # type: ignore[attr-defined]

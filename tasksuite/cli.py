@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import tasksuite
-from tasksuite.baselines import INSTALL_TORCH
+from tasksuite.baselines import INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
 from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.evaluation.protocols import (
     DEFAULT_ADAPT_EPISODES,
@@ -327,8 +327,6 @@ def config_assignment(text: str) -> tuple[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tasksuite.baselines import import_with_torch, train_baseline
-
     read_progress = import_with_torch("tasksuite.baselines.common").read_progress
 
     benchmark = tasksuite.make_benchmark(args.benchmark, seed=args.split_seed)
@@ -359,8 +357,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tasksuite.baselines import import_with_torch
-
     validate = import_with_torch("tasksuite.baselines.validate")
 
     seeds = args.seeds or (1 if args.quick else 3)
@@ -404,6 +400,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a "did you mean" for a mistyped choice (a command, a protocol, a baseline, a family)."""
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse has no public hook for this message (Python 3.14's suggest_on_error is the same idea).
         if action.choices is not None and value not in action.choices:
             allowed = [str(choice) for choice in action.choices]
             raise argparse.ArgumentError(

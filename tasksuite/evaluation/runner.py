@@ -66,10 +66,12 @@ def main_script_problem() -> str | None:
         return None
     path, line = frame.f_code.co_filename, frame.f_lineno
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except OSError:
         return f"the main script ({path}) is not a file that worker processes can import; save it as a .py file"
-    for statement in ast.parse(source).body:
+    except (UnicodeDecodeError, SyntaxError):  # a script Python ran but this cannot read: do not guess
+        return None
+    for statement in tree.body:
         if statement.lineno <= line <= (statement.end_lineno or statement.lineno):
             if _is_main_guard(statement):
                 return None
