@@ -153,3 +153,13 @@ def test_disjoint_intervals_rank_and_a_method_that_holds_out_of_distribution_say
     assert "it holds its train score out to far" in text and "not monotone" not in text  # above it holds too
     assert "multi-task PPO is above my_agent (disjoint intervals)" in text
     assert "Caveats" not in text
+
+
+def test_without_a_paired_gain_the_two_intervals_decide():
+    splits = {"test": agg(0.6, 0.55, 0.65)}
+    adapts = MethodNumbers("maml", "b", 2, splits, pre=agg(0.3, 0.25, 0.35), training_seeds=3)
+    unclear = MethodNumbers("maml", "b", 2, splits, pre=agg(0.58, 0.5, 0.6), training_seeds=3)
+    assert "**MAML** on `b` adapts: " in interpretation([adapts]) and "a difference of +0.300" in interpretation(
+        [adapts]
+    )
+    assert "shows no measurable adaptation" in interpretation([unclear])

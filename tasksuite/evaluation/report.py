@@ -15,7 +15,7 @@ import itertools
 import textwrap
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +221,7 @@ class MethodNumbers:
     gain: AggregateDict | None = None
     training_seeds: int | None = None
     in_context: bool | None = None
-    transfer: Mapping[str, Any] | None = field(default=None)
+    transfer: Mapping[str, Any] | None = None
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any], config: Mapping[str, Any]) -> MethodNumbers:
@@ -291,8 +291,8 @@ def _adaptation_sentence(m: MethodNumbers) -> str | None:
     if m.gain is not None:
         low, high = m.gain["low"], m.gain["high"]
         gain = f"a gain of {m.gain['iqm']:+.3f} [{low:+.3f}, {high:+.3f}] per trial"
-    else:  # no paired gain (e.g. a caller without records): judge by the two intervals
-        low, high = (1, 1) if post["low"] > m.pre["high"] else (-1, -1) if post["high"] < m.pre["low"] else (-1, 1)
+    else:  # no paired gain (a caller without records): the widest difference the two intervals allow
+        low, high = post["low"] - m.pre["high"], post["high"] - m.pre["low"]
         gain = f"a difference of {post['iqm'] - m.pre['iqm']:+.3f}"
     verdict = (
         "adapts"
