@@ -630,8 +630,13 @@ def adaptation_figure(
     draw_references(ax)
     ax.set(xlabel="episode of the trial", ylabel="normalized return (IQM, 95% CI)")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=8, title=style.label, title_fontsize=8)
+    outside_legend(ax, style)
     return figure
+
+
+def outside_legend(ax: Any, style: MethodStyle) -> None:
+    """The legend, titled with the method, right of the axes and past the oracle/random names, over no data."""
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.14, 0.5), title=style.label, title_fontsize=8)
 
 
 def ood_figure(figure: Any, section: Mapping[str, Any], distance_unit: str, style: MethodStyle) -> Any:
@@ -670,7 +675,7 @@ def ood_figure(figure: Any, section: Mapping[str, Any], distance_unit: str, styl
     unit = f" ({distance_unit})" if distance_unit else ""
     ax.set(xlabel=textwrap.fill(f"distance from the training support{unit}", 70), ylabel="normalized score")
     ax.margins(x=0.08, y=0.12)  # room for the split names above the intervals
-    ax.legend(fontsize=8, title=style.label, title_fontsize=8)
+    outside_legend(ax, style)
     return figure
 
 
@@ -683,7 +688,7 @@ def transfer_figure(figure: Any, section: Mapping[str, Any], style: MethodStyle)
     alone, together = [t["single"] for t in tasks], [t["all"] for t in tasks]
     low = min(0.0, *alone, *together) - 0.05
     high = max(1.0, *alone, *together) + 0.05
-    ax.plot([low, high], [low, high], color="black", linewidth=1, label="no transfer")
+    ax.plot([low, high], [low, high], color="black", linewidth=1, label="no transfer (above: positive)")
     below = [low - section["tolerance"], high - section["tolerance"]]  # more than the tolerance under
     ax.fill_between([low, high], [low, low], below, color="tab:red", alpha=0.08, label="negative transfer")
     negative = [t["negative_transfer"] for t in tasks]
@@ -704,5 +709,6 @@ def transfer_figure(figure: Any, section: Mapping[str, Any], style: MethodStyle)
         )
     ax.set(xlim=(low, high), ylim=(low, high), aspect="equal")
     ax.set(xlabel="score of an agent trained on this task alone", ylabel="score of the agent trained on all tasks")
-    ax.legend(fontsize=8, loc="lower right", title=style.label, title_fontsize=8)
+    # Beside the square axes, where no task's dot can hide under it.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title=style.label, title_fontsize=8)
     return figure
