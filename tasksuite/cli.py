@@ -603,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "ray"],
         default="local",
         help="local: a process pool on this machine; ray: Ray tasks on the cluster in $RAY_ADDRESS, or on a "
-        "local Ray instance (needs pip install 'tasksuite[ray]') (default: local)",
+        "local Ray instance (needs Ray: pip install 'ray>=2.9') (default: local)",
     )
     sub.add_argument(
         "--out", required=True, type=_folder, help="results folder; an existing one of the same run is resumed"
