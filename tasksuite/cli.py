@@ -376,8 +376,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for method in summary["methods"]:
         splits, curve, k = method["splits"], method["curve"], method["adapt_episodes"]
         cells = [splits.get("train"), curve[0] if k else None, splits["test"], splits.get("near"), splits.get("far")]
-        rows.append((method["baseline"], method["benchmark"], len(method["seeds"]), *(_iqm(c) for c in cells)))
+        test = splits["test"]
+        success = "-" if test is None else f"{test['success']:.0%}"
+        ood = [splits.get("near"), splits.get("far")]
+        distances = " / ".join("-" if level is None else f"{level['distance']:.2f}" for level in ood)
+        scores = (_iqm(c) for c in cells)
+        rows.append((method["baseline"], method["benchmark"], len(method["seeds"]), *scores, success, distances))
     headers = ["baseline", "benchmark", "seeds", "train", "pre-adaptation", "post-adaptation", "OOD-near", "OOD-far"]
+    headers += ["test success", "near / far distance"]
     print(format_table(headers, rows))
     for check in summary["acceptance"]:
         print(f"{'pass' if check['passed'] else 'FAIL'}  {check['criterion']}: {check['value']}")

@@ -239,6 +239,7 @@ def test_validate_command_prints_the_scores_and_the_report_path(tiny_run, monkey
     printed = capsys.readouterr()
     assert status == 1  # the missing trainer: a plan that could not run completely
     assert "maml" in printed.out and "post-adaptation" in printed.out and str(copy / "report.md") in printed.out
+    assert "test success" in printed.out and "near / far distance" in printed.out
     assert "NOT RUN transfer-reaching-multitask" in printed.err
     sessions = json.loads((copy / "sessions.json").read_text())
     assert sessions[-1]["command"] == f"tasksuite validate --quick --out {copy} --workers 1"
