@@ -3,12 +3,17 @@
 Every subcommand explains itself with ``--help``. Heavy imports (simulators,
 torch) happen inside the subcommand that needs them, so ``tasksuite --help``
 and ``tasksuite list`` stay instant.
+
+A user's mistake (an unknown name, a missing or malformed file, a file where a
+folder is expected, a full disk) ends in one line on stderr and exit status 2;
+``--debug`` shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +23,8 @@ from typing import Any
 import numpy as np
 
 import tasksuite
-from tasksuite.core.errors import TasksuiteError, UnknownNameError
+from tasksuite.baselines import INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
+from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.evaluation.protocols import (
     DEFAULT_ADAPT_EPISODES,
     DEFAULT_BUDGET,
@@ -30,6 +36,16 @@ from tasksuite.evaluation.references import DEFAULT_REFERENCE_EPISODES
 from tasksuite.registry import benchmark_entries, benchmark_entry, family_entries, generate_splits
 
 DEFAULT_BENCHMARK = "navigation-meta"
+#: How long each validate plan takes, as measured, with the machine and its load: the one claim that the
+#: README and --help make (tests/test_readme.py checks that they agree).
+QUICK_PLAN_TIME = (
+    "2.5 minutes of training and evaluation on 2 CPU cores, Intel Xeon, Python 3.11, torch 2.13 CPU, "
+    "shared with another training job at load average 4-5"
+)
+FULL_PLAN_TIME = (
+    "many hours on 2 CPU cores (PEARL and the MuJoCo benchmarks take most), run in parts; docs/results.md records "
+    "each part's wall-clock and load"
+)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -101,14 +117,15 @@ def _show_benchmark(name: str) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    if args.name in tasksuite.list_families():
+    families, benchmarks = tasksuite.list_families(), tasksuite.list_benchmarks()
+    if args.name in families:
         _show_family(args.name)
-    elif args.name in tasksuite.list_benchmarks():
+    elif args.name in benchmarks:
         _show_benchmark(args.name)
     else:
         raise UnknownNameError(
-            f"{args.name!r} is neither a family ({', '.join(tasksuite.list_families())}) "
-            f"nor a benchmark ({', '.join(tasksuite.list_benchmarks())})"
+            f"{args.name!r} is neither a family ({', '.join(families)}) nor a benchmark ({', '.join(benchmarks)})"
+            + did_you_mean(args.name, families + benchmarks)
         )
     return 0
 
@@ -179,7 +196,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from tasksuite import speed
     from tasksuite.core.io import atomic_write_json
 
-    chosen = [s for s in speed.scenarios(args.family) if not args.only or any(part in s.name for part in args.only)]
+    available = speed.scenarios(args.family)
+    chosen = [s for s in available if not args.only or any(part in s.name for part in args.only)]
+    if not chosen:
+        names = [s.name for s in available]
+        raise UnknownNameError(
+            f"--only {' '.join(args.only)} matches no scenario{did_you_mean(args.only[0], names)}; "
+            f"scenarios are {', '.join(names)}"
+        )
     measurements = [
         speed.measure(scenario, seconds=args.seconds)
         for scenario in tqdm(chosen, desc="bench", unit="scenario", disable=args.quiet)
@@ -267,11 +291,16 @@ def _print_summary(summary: dict, out: str) -> int:
             for variant in ("all", "single"):
                 agg = section[variant]
                 if agg:
-                    rows.append((protocol, f"trained on {variant}", agg["tasks"], agg["runs"], *_cells(agg)))
+                    rows.append((protocol, f"trained on {variant}", "-", agg["tasks"], agg["runs"], *_cells(agg), "-"))
             continue
         for split, agg in section["splits"].items():
-            rows.append((protocol, split, *((agg["tasks"], agg["runs"], *_cells(agg)) if agg else (0, 0, "-", "-"))))
-    print(format_table(["protocol", "split", "tasks", "runs", "score IQM", "95% CI"], rows))
+            if agg is None:
+                rows.append((protocol, split, "-", 0, 0, "-", "-", "-"))
+            else:
+                distance, success = f"{agg['distance']:.2f}", f"{agg['success']:.0%}"
+                rows.append((protocol, split, distance, agg["tasks"], agg["runs"], *_cells(agg), success))
+    headers = ["protocol", "split", "mean distance", "tasks", "runs", "score IQM", "95% CI", "success"]
+    print(format_table(headers, rows))
     if summary["privileged"]:
         print("(privileged reference agent: it saw the task)")
     print(f"\nreport: {Path(out) / 'report.md'}")
@@ -301,8 +330,7 @@ def config_assignment(text: str) -> tuple[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tasksuite.baselines import train_baseline
-    from tasksuite.baselines.common import read_progress
+    read_progress = import_with_torch("tasksuite.baselines.common").read_progress
 
     benchmark = tasksuite.make_benchmark(args.benchmark, seed=args.split_seed)
     setting_needed = "multi-task" if args.algorithm == "multitask" else "meta"
@@ -332,12 +360,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    try:
-        from tasksuite.baselines import validate
-    except ImportError as error:
-        raise TasksuiteError(
-            f"validate trains the baselines, which need torch: pip install 'tasksuite[baselines]' ({error})"
-        ) from error
+    validate = import_with_torch("tasksuite.baselines.validate")
 
     plan = validate.quick_plan(args.seeds or 1) if args.quick else validate.full_plan()
     out = args.out or ("results/validate-quick" if args.quick else "results/validate")
@@ -380,9 +403,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             splits.get("near"),
             splits.get("far"),
         ]
+        success = "-" if main_split is None else f"{main_split['success']:.0%}"
+        ood = [splits.get("near"), splits.get("far")]
+        distances = " / ".join("-" if level is None else f"{level['distance']:.2f}" for level in ood)
         seeds = f"{len(method['seeds'])}/{len(method['planned_seeds'])}"
-        rows.append((method["label"], method["benchmark"], seeds, *(_iqm(c) for c in cells)))
+        rows.append((method["label"], method["benchmark"], seeds, *(_iqm(c) for c in cells), success, distances))
     headers = ["method", "benchmark", "seeds", "pre-adaptation", "post-adaptation", "control", "OOD-near", "OOD-far"]
+    headers += ["test success", "near / far distance"]
     print(format_table(headers, rows))
     for check in summary["acceptance"]:
         print(f"{'pass' if check['passed'] else 'FAIL'}  {check['benchmark']}")
@@ -408,23 +435,44 @@ def _iqm(agg: dict | None) -> str:
 # ---------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped choice (a command, a protocol, a baseline, a family)."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse has no public hook for this message (Python 3.14's suggest_on_error is the same idea).
+        if action.choices is not None and value not in action.choices:
+            allowed = [str(choice) for choice in action.choices]
+            raise argparse.ArgumentError(
+                action, f"invalid choice {value!r}{did_you_mean(value, allowed)}; choose from {', '.join(allowed)}"
+            )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``tasksuite`` argument parser, every subcommand included."""
+    parser = _Parser(
         prog="tasksuite",
         description="Parameterized task families and benchmarks for multi-task and meta-RL.",
-        epilog="Run 'tasksuite COMMAND --help' for the options of a command.",
+        epilog="Run 'tasksuite COMMAND --help' for the options of a command. Errors are one line on stderr "
+        "(exit status 2); --debug shows the traceback.",
     )
     parser.add_argument("--version", action="version", version=f"tasksuite {tasksuite.__version__}")
+    parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback")
+    # The subcommands accept --debug too; SUPPRESS keeps them from resetting the flag given before the command.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub = commands.add_parser(
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[debug], **kwargs)
+
+    sub = command(
         "list",
         help="list registered families and benchmarks",
         description="List every registered task family and benchmark.",
     )
     sub.set_defaults(run=cmd_list)
 
-    sub = commands.add_parser(
+    sub = command(
         "show",
         help="describe a family or benchmark",
         description="Show a family's parameter space, training distribution, OOD levels and example tasks, "
@@ -433,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", help="a family name (e.g. navigation) or benchmark name (e.g. navigation-meta)")
     sub.set_defaults(run=cmd_show)
 
-    sub = commands.add_parser(
+    sub = command(
         "rollout",
         help="roll out the oracle and a random policy on every split of a benchmark",
         description="Sanity-check a benchmark: mean return and success rate of the family's scripted oracle "
@@ -449,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(run=cmd_rollout)
 
-    sub = commands.add_parser(
+    sub = command(
         "manifest",
         help="write a benchmark's split manifest (JSON)",
         description="Write the split manifest (tasks, seed, family version, content hash) of a benchmark, "
@@ -457,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("benchmark", help="benchmark name")
     sub.add_argument("--seed", type=int, default=0, help="split seed (default: 0, the published split)")
-    sub.add_argument("--out", required=True, help="path of the manifest file to write")
+    sub.add_argument("--out", required=True, type=_file_path, help="path of the manifest file to write")
     sub.add_argument(
         "--generate",
         action="store_true",
@@ -466,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.set_defaults(run=cmd_manifest)
 
-    sub = commands.add_parser(
+    sub = command(
         "bench",
         help="measure speed against references timed in the same run",
         description="Measure single-env steps/s, batched env-steps/s (1, 64 and 1024 sub-envs, each on its own "
@@ -478,7 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--family", choices=tasksuite.list_families(), help="only this family (default: all)")
     sub.add_argument("--only", nargs="+", metavar="TEXT", help="only scenarios whose name contains one of these")
     sub.add_argument(
-        "--seconds", type=float, default=0.2, help="length of each timed loop; 5 loops per side (default: 0.2)"
+        "--seconds",
+        type=_positive_float,
+        default=0.2,
+        help="length of each timed loop; 5 loops per side (default: 0.2)",
     )
     sub.add_argument("--json", metavar="FILE", help="also write the results to this JSON file")
     sub.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
@@ -492,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(run=cmd_bench)
 
-    sub = commands.add_parser(
+    sub = command(
         "evaluate",
         help="evaluate an agent on a benchmark: normalized scores, adaptation curves, OOD sweep, transfer",
         description="Evaluate an agent on a benchmark under one or more protocols and write a results folder "
@@ -591,27 +642,29 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "ray"],
         default="local",
         help="local: a process pool on this machine; ray: Ray tasks on the cluster in $RAY_ADDRESS, or on a "
-        "local Ray instance (needs pip install 'tasksuite[ray]') (default: local)",
+        "local Ray instance (needs Ray: pip install 'ray>=2.9') (default: local)",
     )
-    sub.add_argument("--out", required=True, help="results folder; an existing one of the same run is resumed")
+    sub.add_argument(
+        "--out", required=True, type=_folder, help="results folder; an existing one of the same run is resumed"
+    )
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.set_defaults(run=cmd_evaluate)
 
-    sub = commands.add_parser(
+    sub = command(
         "report",
         help="redraw the summary, report and plots of a results folder",
         description="Recompute summary.json, report.md and the plots of a results folder written by "
         "'tasksuite evaluate', from its saved episode records (nothing is re-run).",
     )
-    sub.add_argument("dir", help="the results folder (the --out of tasksuite evaluate)")
+    sub.add_argument("dir", type=_folder, help="the results folder (the --out of tasksuite evaluate)")
     sub.set_defaults(run=cmd_report)
 
-    sub = commands.add_parser(
+    sub = command(
         "train",
         help="train a reference baseline (MAML, RL², PEARL, multi-task) on a benchmark",
         description="Train a reference baseline on a benchmark's training tasks. OUT receives checkpoint.pt "
         "(written atomically every few iterations; load it with tasksuite.baselines.load_agent) and "
-        "progress.csv (environment steps and returns per iteration). Needs torch (pip install tasksuite[baselines]).",
+        f"progress.csv (environment steps and returns per iteration). Needs torch ({INSTALL_TORCH}).",
     )
     sub.add_argument(
         "algorithm",
@@ -619,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="maml and rl2 and pearl train on meta benchmarks, multitask on multi-task ones",
     )
     sub.add_argument("--benchmark", required=True, help="benchmark name, e.g. navigation-meta or navigation-multitask")
-    sub.add_argument("--out", required=True, help="run directory for checkpoint.pt and progress.csv")
+    sub.add_argument("--out", required=True, type=_folder, help="run directory for checkpoint.pt and progress.csv")
     sub.add_argument(
         "--steps",
         type=_positive_int,
@@ -645,7 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.set_defaults(run=cmd_train)
 
-    sub = commands.add_parser(
+    sub = command(
         "validate",
         help="train every baseline on its benchmarks, evaluate them with the harness, write one report",
         description="Train the reference baselines and evaluate each trained agent with the evaluation harness, "
@@ -657,18 +710,19 @@ def build_parser() -> argparse.ArgumentParser:
         "adaptation episodes it trains with on the test tasks and every OOD level, beside its control (MAML from "
         "a random initialization, RL² with its memory cleared every episode, PEARL on the prior), and along "
         "training (learning curves). The report gives two-level bootstrap intervals over training seeds and "
-        "tasks, gains over the controls, sample efficiency and the suite's acceptance per benchmark. The full "
-        "plan takes hours on 2 cores: run it in parts with --only, --benchmarks and --seeds into one OUT (each "
+        "tasks, gains over the controls, sample efficiency and the suite's acceptance per benchmark. Full plan: "
+        f"{FULL_PLAN_TIME}; run it in parts with --only, --benchmarks and --seeds into one OUT (each "
         "part resumes, the report covers everything finished), or on a Ray cluster with --backend ray. --quick: "
-        "MAML and RL² on navigation-meta and the multi-task agent on navigation-multitask, one seed (a few "
-        "minutes on 2 cores). Running it again on the same OUT resumes: finished trainings and evaluation units "
+        "MAML and RL² on navigation-meta and the multi-task agent on navigation-multitask, one seed "
+        f"({QUICK_PLAN_TIME}). Running it again on the same OUT resumes: finished trainings and evaluation units "
         "are skipped.",
-        epilog="Needs torch (pip install 'tasksuite[baselines]'). Exit status 1 when a job failed or could not run.",
+        epilog=f"Needs torch ({INSTALL_TORCH}). Exit status 1 when a job failed or could not run.",
     )
-    sub.add_argument("--quick", action="store_true", help="the quick plan (about 2 minutes on 2 cores)")
+    sub.add_argument("--quick", action="store_true", help=f"the quick plan ({QUICK_PLAN_TIME})")
     sub.add_argument(
         "--out",
         default=None,
+        type=_folder,
         help="validate folder for runs, evaluations and the report (default: results/validate, or "
         "results/validate-quick with --quick); an existing one of the same plan is resumed",
     )
@@ -721,6 +775,28 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text!r}")
+    return value
+
+
+def _folder(text: str) -> str:
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is an existing file; give a folder")
+    return text
+
+
+def _file_path(text: str) -> str:
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file path")
+    return text
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -739,10 +815,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tasksuite`` command."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
-    except TasksuiteError as error:
-        print(f"tasksuite: error: {error}", file=sys.stderr)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe fails here, inside the try, not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # The reader left (`tasksuite list | head -1`): nothing is wrong. Python's advice: point stdout at
+        # devnull, so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (TasksuiteError, OSError) as error:
+        if args.debug:
+            raise
+        print(f"tasksuite: error: {_one_line(error)} (--debug shows the traceback)", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """An error as one line: an ``OSError`` as what failed on which file (``No space left on device: out``)."""
+    if isinstance(error, OSError) and error.strerror:
+        files = [str(f) for f in (error.filename, error.filename2) if f is not None]
+        line = ": ".join([error.strerror, *files[:1]]) + (f" -> {files[1]}" if len(files) > 1 else "")
+        # Creating a folder (exist_ok) is what fails so: the path is a file.
+        return line + (" (a folder was expected there)" if isinstance(error, FileExistsError) else "")
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from tasksuite.core.errors import UnknownNameError
+from tasksuite.core.errors import UnknownNameError, did_you_mean
 from tasksuite.core.family import SETTINGS, TaskFamily
 
 if TYPE_CHECKING:
@@ -190,8 +190,8 @@ def _lookup(table: tuple[Any, ...], name: str, what: str) -> Any:
     for entry in table:
         if entry.name == name:
             return entry
-    known = ", ".join(entry.name for entry in table)
-    raise UnknownNameError(f"unknown {what} {name!r}; registered: {known}")
+    known = [entry.name for entry in table]
+    raise UnknownNameError(f"unknown {what} {name!r}{did_you_mean(name, known)}; registered: {', '.join(known)}")
 
 
 def family_entry(name: str) -> FamilyEntry:

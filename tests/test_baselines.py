@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="the baselines need torch")
 
 import tasksuite
 from tasksuite.baselines import algorithm, common, load_agent, train_baseline

@@ -182,7 +182,22 @@ def test_cli_evaluate_and_report(tmp_path, capsys):
     argv = ["evaluate", "--agent", ORACLE, "--benchmark", "pearl-sparse-point", "--max-tasks", "2", "--seeds", "1"]
     assert main([*argv, "--workers", "1", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "meta-test  test   2      2     1.000" in printed and "privileged" in printed
+    header, _, row = printed.splitlines()[:3]
+    assert header.split() == [
+        "protocol",
+        "split",
+        "mean",
+        "distance",
+        "tasks",
+        "runs",
+        "score",
+        "IQM",
+        "95%",
+        "CI",
+        "success",
+    ]
+    assert row.split() == ["meta-test", "test", "0.00", "2", "2", "1.000", "[1.000,", "1.000]", "100%"]
+    assert "privileged" in printed
     assert main(["report", str(out)]) == 0 and "report.md" in capsys.readouterr().out
     assert main(["report", str(tmp_path)]) == 2 and "no config.json" in capsys.readouterr().err
 
@@ -195,7 +210,7 @@ def test_cli_rejects_bad_agent_kwargs(capsys):
 
 def test_ray_missing_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "ray", None)
-    with pytest.raises(TasksuiteError, match=r"pip install 'tasksuite\[ray\]'"):
+    with pytest.raises(TasksuiteError, match=r"pip install 'ray>=2.9'"):
         evaluate(tmp_path, RANDOM, "navigation-meta", max_tasks=1, seeds=1, backend="ray", progress=False)
 
 

@@ -12,6 +12,8 @@ import shutil
 
 import pytest
 
+pytest.importorskip("torch", reason="the baselines need torch")
+
 import tasksuite
 from tasksuite.baselines import plan as plan_module
 from tasksuite.baselines import validate as validate_module
@@ -366,6 +368,7 @@ def test_validate_command_prints_the_scores_and_the_report_path(tiny_run, monkey
     assert status == 1  # the missing trainer: a plan that could not run completely
     assert "maml" in printed.out and "post-adaptation" in printed.out and str(copy / "report.md") in printed.out
     assert "FAIL  navigation-meta" in printed.out
+    assert "test success" in printed.out and "near / far distance" in printed.out
     assert "NOT RUN transfer-reaching-multitask" in printed.err
     sessions = json.loads((copy / "sessions.json").read_text())
     assert sessions[-1]["command"] == f"tasksuite validate --quick --out {copy} --workers 1"

@@ -6,6 +6,9 @@ the call without reading the source.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class TasksuiteError(Exception):
     """Base class of every error raised by tasksuite."""
@@ -33,3 +36,9 @@ class InvalidActionError(TasksuiteError, ValueError):
 
 class InvalidConfigError(TasksuiteError, ValueError):
     """A configuration value (e.g. a baseline's hyperparameter) has the wrong type."""
+
+
+def did_you_mean(name: object, allowed: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` with the allowed name closest to ``name`` (difflib), or ``""`` if none is close."""
+    matches = difflib.get_close_matches(str(name), list(allowed), n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""

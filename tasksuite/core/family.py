@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tasksuite.core.errors import InvalidTaskError, TasksuiteError, UnknownNameError
+from tasksuite.core.errors import InvalidTaskError, TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.core.params import ParameterSpace, ParamValue
 from tasksuite.core.task import Task
 
@@ -146,8 +146,10 @@ class TaskFamily(ABC):
         for level in self.ood_levels:
             if level.name == name:
                 return level
-        allowed = ", ".join(repr(level.name) for level in self.ood_levels) or "none"
-        raise UnknownNameError(f"{self.name}: unknown OOD level {name!r}; levels are {allowed}")
+        names = [level.name for level in self.ood_levels]
+        allowed = ", ".join(map(repr, names)) or "none"
+        hint = did_you_mean(name, names)
+        raise UnknownNameError(f"{self.name}: unknown OOD level {name!r}{hint}; levels are {allowed}")
 
     def task(self, **params: Any) -> Task:
         """Build a validated task; unspecified parameters take their defaults.

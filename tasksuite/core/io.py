@@ -15,6 +15,23 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def read_json(path: str | os.PathLike[str], error: type[Exception] = ValueError) -> Any:
+    """The JSON value in file ``path``; a file that is not UTF-8 JSON raises ``error`` naming the file
+    (``OSError`` as usual when it cannot be read)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: not valid JSON ({problem})") from problem
+
+
+def read_jsonl(path: str | os.PathLike[str], error: type[Exception] = ValueError) -> list[Any]:
+    """The JSON values of the lines of file ``path``, checked as :func:`read_json` checks a file."""
+    try:
+        return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: not valid JSON lines ({problem})") from problem
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     target = Path(path)

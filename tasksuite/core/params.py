@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasksuite.core.errors import InvalidTaskError, UnknownNameError
+from tasksuite.core.errors import InvalidTaskError, UnknownNameError, did_you_mean
 
 ParamValue = float | str
 
@@ -139,7 +139,9 @@ class ParameterSpace:
         for param in self.params:
             if param.name == name:
                 return param
-        raise UnknownNameError(f"unknown parameter {name!r}; parameters are {', '.join(self.names)}")
+        raise UnknownNameError(
+            f"unknown parameter {name!r}{did_you_mean(name, self.names)}; parameters are {', '.join(self.names)}"
+        )
 
     def validate(self, family: str, values: Mapping[str, object]) -> dict[str, ParamValue]:
         """Check ``values`` and return a complete parameter dict, defaults filled in.

@@ -10,7 +10,6 @@ loudly on any mismatch.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tasksuite.core.errors import InvalidTaskError, ManifestError, TasksuiteError
-from tasksuite.core.io import atomic_write_json
+from tasksuite.core.io import atomic_write_json, read_json
 from tasksuite.core.task import Task, canonical_json
 
 MANIFEST_FORMAT = "tasksuite-split-manifest"
@@ -156,10 +155,7 @@ class Splits:
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a manifest file's JSON (unverified; :meth:`Splits.from_manifest` verifies)."""
-    try:
-        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"{path}: not valid JSON ({error})") from error
+    manifest = read_json(path, ManifestError)
     if not isinstance(manifest, dict):
         raise ManifestError(f"{path}: a manifest is a JSON object, got {type(manifest).__name__}")
     return manifest

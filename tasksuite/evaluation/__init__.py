@@ -8,6 +8,7 @@
 * :mod:`~tasksuite.evaluation.protocols`: multi-task, meta-test, OOD sweep, transfer;
 * :mod:`~tasksuite.evaluation.runner`: local process pool or Ray fan-out;
 * :mod:`~tasksuite.evaluation.results` and :mod:`~tasksuite.evaluation.report`: the results folder.
+* :mod:`~tasksuite.evaluation.style`: one colour and marker per method, in every figure.
 """
 
 from typing import Any

@@ -10,6 +10,11 @@ callable, which is wrapped in a non-adaptive
 Built-in factories: ``tasksuite.evaluation.agents:oracle`` (the family's
 scripted oracle: normalized score 1) and ``tasksuite.evaluation.agents:random``
 (uniform-random actions: normalized score 0).
+
+Reports and plots call a run's method by :meth:`Factory.method_name`: the
+factory's name, unless the factory has a ``method_name(**kwargs) -> str``
+attribute, which is asked (``tasksuite.baselines:load_agent`` answers with the
+checkpoint's algorithm, e.g. ``"maml"``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.errors import TasksuiteError, did_you_mean
 from tasksuite.evaluation.agent import Agent, PolicyAgent, PrivilegedAgent, TaskContext
 from tasksuite.evaluation.rollout import RandomPolicy
 from tasksuite.registry import get_family
@@ -43,7 +48,10 @@ def load_object(spec: str) -> Any:
         try:
             value = getattr(value, part)
         except AttributeError as error:
-            raise TasksuiteError(f"module {module_name!r} has no attribute {attribute!r} (from {spec!r})") from error
+            hint = did_you_mean(part, [name for name in dir(value) if not name.startswith("_")])
+            raise TasksuiteError(
+                f"module {module_name!r} has no attribute {attribute!r}{hint} (from {spec!r})"
+            ) from error
     return value
 
 
@@ -86,6 +94,14 @@ class Factory:
         if not callable(factory):
             raise TasksuiteError(f"{self.spec!r} is a {type(factory).__name__}, not a factory (a class or a function)")
         return factory
+
+    def method_name(self) -> str:
+        """What reports call this factory's agents: its ``method_name(**kwargs)`` if it has one, else its name."""
+        factory = self.resolve()
+        describe = getattr(factory, "method_name", None)
+        if callable(describe):
+            return str(describe(**dict(self.kwargs)))
+        return self.spec.rpartition(":")[2].rpartition(".")[2]
 
     def build(self) -> Any:
         """Call the factory with the keyword arguments."""

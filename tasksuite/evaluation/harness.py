@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 import tasksuite
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 from tasksuite.evaluation import references as refs
@@ -54,7 +54,8 @@ def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list
         chosen = [*AGENT_PROTOCOLS, *(["transfer"] if with_trainer else [])]
     unknown = [p for p in chosen if p not in PROTOCOLS]
     if unknown or not chosen:
-        raise TasksuiteError(f"unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)} or 'all'")
+        hints = "".join(did_you_mean(p, [*PROTOCOLS, "all"]) for p in unknown)
+        raise UnknownNameError(f"unknown protocol(s) {unknown}{hints}; choose from {', '.join(PROTOCOLS)} or 'all'")
     return list(dict.fromkeys(chosen))
 
 
@@ -103,7 +104,9 @@ def evaluate(
         max_tasks: evaluate at most the first ``max_tasks`` tasks of each split.
         split_seed: seed of the benchmark's splits (0: the published split).
         reference_episodes: episodes of the oracle and random references per task.
-        workers: local worker processes (default: one per CPU core; 1 runs in this process).
+        workers: local worker processes (default: one per CPU core; 1 runs in this process). Workers
+            re-import the main script: called at a script's top level, outside ``if __name__ ==
+            "__main__":``, the default runs in this process (with a warning) and ``workers > 1`` is an error.
         backend: ``"local"`` or ``"ray"``.
         progress: show progress bars.
     """
@@ -117,6 +120,8 @@ def evaluate(
     for factory in (agent_factory, trainer_factory):
         if factory is not None:
             factory.resolve()  # fail now, not in every worker
+    # Every protocol checked above needs one of the two: the report names the run by the first.
+    method = next(f for f in (agent_factory, trainer_factory) if f is not None).method_name()
     bench = resolve_benchmark(benchmark, split_seed)
     _count("adapt_episodes", adapt_episodes, 0)
     _count("eval_episodes", eval_episodes, 1)
@@ -135,6 +140,7 @@ def evaluate(
             "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
             "trainer": trainer_factory.spec if trainer_factory else None,
             "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
+            "method": method,
             "budget": budget if trainer_factory else None,
             "benchmark": bench.name,
             "setting": bench.setting,

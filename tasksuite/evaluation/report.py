@@ -11,8 +11,11 @@ bootstrap interval (:mod:`tasksuite.evaluation.scores`).
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from tasksuite.core.io import atomic_write, atomic_write_json, atomic_write_text
 from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.results import ResultsDir, to_jsonl
 from tasksuite.evaluation.scores import CONFIDENCE, aggregate, is_degenerate, normalize
+from tasksuite.evaluation.style import MethodStyle, method_key, method_style
 
 #: The all-task agent shows negative transfer on a task when it scores this much below the single-task agent.
 TRANSFER_TOLERANCE = 0.05
@@ -49,6 +53,7 @@ def summarize(
         section: dict[str, Any] = {"splits": {s: split_summary(records, s) for s in splits}}
         if protocol != "multi-task":
             section["curves"] = {s: adaptation_curve(records, s) for s in splits}
+            section["gains"] = {s: adaptation_gain(records, s) for s in splits}
         if protocol == "ood-sweep":
             distance = {r["task_id"]: r["distance"] for r in records}
             section["tasks"] = [
@@ -81,16 +86,21 @@ def normalized_records(records: Records, references: dict[str, Reference]) -> Re
     return out
 
 
-def _scores(records: Records, split: str, variant: str = "agent") -> dict[str, list[float]]:
-    """Per task, one score per seed: the mean normalized return of the evaluation episodes."""
+def _scores_by_trial(records: Records, split: str, variant: str) -> dict[str, list[tuple[int, float]]]:
+    """Per task, ``(seed, score)`` of each trial: the mean normalized return of its evaluation episodes."""
     by_trial: dict[tuple[str, int], list[float]] = defaultdict(list)
     for r in records:
         if r["split"] == split and r["variant"] == variant and not r["adaptation"] and r["normalized"] is not None:
             by_trial[(r["task_id"], r["seed"])].append(r["normalized"])
-    per_task: dict[str, list[float]] = defaultdict(list)
-    for (task_id, _seed), values in sorted(by_trial.items()):
-        per_task[task_id].append(float(np.mean(values)))
+    per_task: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for (task_id, seed), values in sorted(by_trial.items()):
+        per_task[task_id].append((seed, float(np.mean(values))))
     return dict(per_task)
+
+
+def _scores(records: Records, split: str, variant: str = "agent") -> dict[str, list[float]]:
+    """Per task, one score per seed: the mean normalized return of the evaluation episodes."""
+    return {tid: [score for _, score in trials] for tid, trials in _scores_by_trial(records, split, variant).items()}
 
 
 def split_summary(records: Records, split: str, variant: str = "agent") -> dict[str, Any] | None:
@@ -120,6 +130,24 @@ def adaptation_curve(records: Records, split: str) -> list[dict[str, Any]]:
         {"episode": index, "adaptation": adaptation[index], **aggregate(by_episode[index]).to_dict()}
         for index in sorted(by_episode)
     ]
+
+
+def adaptation_gain(records: Records, split: str) -> dict[str, Any] | None:
+    """IQM and CI of the per-trial gain: the trial's score minus its first (adaptation) episode's normalized
+    return; paired within each trial, so task difficulty cancels. ``None`` without adaptation episodes."""
+    first: dict[tuple[str, int], float] = {}
+    for r in records:
+        if r["split"] == split and r["variant"] == "agent" and r["adaptation"] and r["episode"] == 0:
+            if r["normalized"] is not None:
+                first[(r["task_id"], r["seed"])] = r["normalized"]
+    if not first:
+        return None
+    gains: dict[str, list[float]] = defaultdict(list)
+    for task_id, scores in _scores_by_trial(records, split, "agent").items():
+        for seed, score in scores:
+            if (task_id, seed) in first:
+                gains[task_id].append(score - first[(task_id, seed)])
+    return aggregate(gains).to_dict() if gains else None
 
 
 def _transfer_summary(records: Records) -> dict[str, Any]:
@@ -158,6 +186,233 @@ def task_labels(params: dict[str, dict[str, Any]]) -> dict[str, str]:
     }
 
 
+# ---------------------------------------------------------------------- interpretation
+
+#: Methods that adapt within an episode (a sequence model conditioned on the trial so far), by method_key.
+IN_CONTEXT_METHODS = frozenset({"rl2", "transformer"})
+AggregateDict = Mapping[str, Any]  # an aggregate as summaries hold it: iqm, low, high (and distance, success)
+
+
+@dataclass(frozen=True)
+class MethodNumbers:
+    """One method's numbers on one benchmark, as :func:`interpretation` reads them.
+
+    Aggregates are the dicts of :func:`split_summary`, :func:`adaptation_curve` and
+    :func:`adaptation_gain` (``iqm``, ``low``, ``high``; OOD levels also ``distance``).
+
+    Attributes:
+        method: the method's name (:func:`~tasksuite.evaluation.style.method_style` gives its label).
+        benchmark: the benchmark's name.
+        adapt_episodes: K, adaptation episodes per trial (0: no adaptation).
+        splits: aggregates by split: ``"test"`` (after adaptation) and/or ``"train"``, then the OOD levels;
+            ``None`` for a split without finished units.
+        pre: the first episode of the test trials (``adaptation_curve(...)[0]``), when K > 0.
+        gain: :func:`adaptation_gain` on the test split, when K > 0.
+        training_seeds: training runs pooled in the aggregates; ``None``: one trained agent as given.
+        in_context: whether the method adapts within an episode (``None``: known for RL² and the transformer).
+        transfer: the transfer section of a summary (:func:`summarize`), when the protocol ran.
+    """
+
+    method: str
+    benchmark: str
+    adapt_episodes: int
+    splits: Mapping[str, AggregateDict | None]
+    pre: AggregateDict | None = None
+    gain: AggregateDict | None = None
+    training_seeds: int | None = None
+    in_context: bool | None = None
+    transfer: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any], config: Mapping[str, Any]) -> MethodNumbers:
+        """The numbers of one ``evaluate`` run (its summary and config)."""
+        protocols = summary["protocols"]
+        splits: dict[str, AggregateDict | None] = {}
+        for name in ("multi-task", "meta-test", "ood-sweep"):
+            splits.update(protocols.get(name, {}).get("splits", {}))
+        adapting = [protocols[p] for p in ("meta-test", "ood-sweep") if p in protocols]
+        k = config["adapt_episodes"] if adapting else 0
+        curve = adapting[0]["curves"].get("test") if adapting else None
+        return cls(
+            method=method_of(config),
+            benchmark=config["benchmark"],
+            adapt_episodes=k,
+            splits=splits,
+            pre=curve[0] if k and curve else None,
+            gain=adapting[0].get("gains", {}).get("test") if k else None,
+            transfer=protocols.get("transfer"),
+        )
+
+    @property
+    def label(self) -> str:
+        """The method's display label."""
+        return method_style(self.method).label
+
+    @property
+    def adapts_in_context(self) -> bool:
+        """Whether the method adapts within an episode (explicitly, or known by its name)."""
+        return self.in_context if self.in_context is not None else method_key(self.method) in IN_CONTEXT_METHODS
+
+    @property
+    def in_distribution(self) -> tuple[str, AggregateDict] | None:
+        """``(split, aggregate)`` of the in-distribution score: after adaptation on the test tasks when the method
+        adapts (K > 0), else on the training tasks when measured (the multi-task protocol), else the test tasks."""
+        for split in ("test", "train") if self.adapt_episodes else ("train", "test"):
+            if self.splits.get(split):
+                return split, self.splits[split]  # type: ignore[return-value]
+        return None
+
+    @property
+    def ood(self) -> list[tuple[str, AggregateDict]]:
+        """The OOD levels with a score, nearest first."""
+        levels = [(s, agg) for s, agg in self.splits.items() if s not in ("train", "test") and agg]
+        return sorted(levels, key=lambda item: item[1]["distance"])
+
+
+def method_of(config: Mapping[str, Any]) -> str:
+    """The method name of an ``evaluate`` run: recorded by the harness, else (older folders) its factory's name."""
+    spec = config.get("agent") or config.get("trainer") or "agent"
+    return config.get("method") or spec.rpartition(":")[2]
+
+
+def _overlap(a: AggregateDict, b: AggregateDict) -> bool:
+    return a["low"] <= b["high"] and b["low"] <= a["high"]
+
+
+def _adaptation_sentence(m: MethodNumbers) -> str | None:
+    found = m.in_distribution
+    if found is None:
+        return None
+    split, post = found
+    where = "its training tasks" if split == "train" else "the test tasks"
+    who = f"**{m.label}** on `{m.benchmark}`"
+    if not m.adapt_episodes or m.pre is None:
+        return f"{who} scores {format_interval(post)} on {where} without adaptation (K = 0)."
+    if m.gain is not None:
+        low, high = m.gain["low"], m.gain["high"]
+        gain = f"a gain of {m.gain['iqm']:+.3f} [{low:+.3f}, {high:+.3f}] per trial"
+    else:  # no paired gain (a caller without records): the widest difference the two intervals allow
+        low, high = post["low"] - m.pre["high"], post["high"] - m.pre["low"]
+        gain = f"a difference of {post['iqm'] - m.pre['iqm']:+.3f}"
+    verdict = (
+        "adapts"
+        if low > 0
+        else "gets worse with adaptation"
+        if high < 0
+        else "shows no measurable adaptation (the interval contains 0)"
+    )
+    return (
+        f"{who} {verdict}: {format_interval(m.pre)} in the first episode, {format_interval(post)} after "
+        f"K = {m.adapt_episodes} adaptation episodes, {gain}."
+    )
+
+
+def _ood_sentence(m: MethodNumbers) -> str | None:
+    found, levels = m.in_distribution, m.ood
+    if found is None or not levels:
+        return None
+    split, reference = found
+    scores = ", ".join(f"{name} (mean distance {agg['distance']:.2f}) {format_interval(agg)}" for name, agg in levels)
+    # A level holds unless its whole interval lies under the in-distribution one (above it holds too).
+    dropped = [agg["high"] < reference["low"] for _, agg in levels]
+    held = dropped.index(True) if True in dropped else len(levels)
+    if held == len(levels):
+        verdict = f"it holds its {split} score out to {levels[-1][0]}"
+    elif held:
+        verdict = f"it holds its {split} score up to {levels[held - 1][0]} and drops from {levels[held][0]}"
+    else:
+        verdict = f"it drops below its {split} score already at {levels[0][0]}"
+    below = [name for name, agg in levels if agg["high"] < 0]
+    if below:
+        verdict += f"; below random (the whole interval under 0) at {', '.join(below)}"
+    random = [name for name, agg in levels if agg["low"] <= 0 <= agg["high"]]
+    if random:
+        verdict += f"; no better than random (the interval contains 0) at {', '.join(random)}"
+    inverted = [  # a dropped level under a farther one: the drop is not a matter of distance alone
+        f"{near} scores below the farther {far}"
+        for ((near, a), (far, b)), fell in zip(itertools.pairwise(levels), dropped, strict=False)
+        if fell and a["high"] < b["low"]
+    ]
+    if inverted:
+        verdict += f"; not monotone in distance: {', '.join(inverted)}"
+    return f"Out of distribution, {scores}: {verdict}."
+
+
+def _ranking_sentences(methods: Sequence[MethodNumbers]) -> list[str]:
+    by_benchmark: dict[str, list[tuple[MethodNumbers, AggregateDict]]] = defaultdict(list)
+    for m in methods:
+        if m.in_distribution:
+            by_benchmark[m.benchmark].append((m, m.in_distribution[1]))
+    sentences = []
+    for benchmark, scored in by_benchmark.items():
+        if len(scored) < 2:
+            continue
+        scored.sort(key=lambda item: -item[1]["iqm"])
+        parts = []
+        for (a, agg_a), (b, agg_b) in itertools.pairwise(scored):
+            if _overlap(agg_a, agg_b):
+                parts.append(f"{a.label} and {b.label} overlap, so no ranking between them is claimed")
+            else:
+                parts.append(f"{a.label} is above {b.label} (disjoint intervals)")
+        sentences.append(f"On `{benchmark}`: {'; '.join(parts)}.")
+    return sentences
+
+
+def _transfer_sentence(m: MethodNumbers) -> str | None:
+    t = m.transfer
+    if not t or not t.get("all") or not t.get("single"):
+        return None
+    return (
+        f"Trained on all tasks at once, **{m.label}** scores {format_interval(t['all'])} on `{m.benchmark}`, "
+        f"against {format_interval(t['single'])} for agents trained on one task each; negative transfer on "
+        f"{len(t['negative_transfer'])} of {len(t['tasks'])} task(s)."
+    )
+
+
+def _caveats(methods: Sequence[MethodNumbers]) -> list[str]:
+    caveats = []
+    one_agent = [m.label for m in methods if m.training_seeds is None]
+    one_seed = [m.label for m in methods if m.training_seeds == 1]
+    if one_agent:
+        caveats.append(
+            f"The intervals of {', '.join(dict.fromkeys(one_agent))} resample tasks and evaluation seeds of one "
+            "trained agent: they do not cover the spread between training runs."
+        )
+    if one_seed:
+        caveats.append(
+            f"{', '.join(dict.fromkeys(one_seed))}: one training seed, so the intervals resample tasks and "
+            "evaluation seeds, not training runs; another seed can land outside them."
+        )
+    budgets = {m.label: m.adapt_episodes for m in methods if m.in_distribution and m.splits.get("test")}
+    if len(set(budgets.values())) > 1:
+        listed = ", ".join(f"{label} K = {k}" for label, k in budgets.items())
+        caveats.append(f"Adaptation budgets differ ({listed}): the post-adaptation scores are not like for like.")
+    for m in methods:
+        if m.adapts_in_context and m.adapt_episodes and m.pre is not None:
+            caveats.append(
+                f"{m.label} adapts within its first episode (it conditions on the trial so far): its "
+                "first-episode score already includes adaptation, so the gain from it understates adaptation."
+            )
+    return list(dict.fromkeys(caveats))
+
+
+def interpretation(methods: Sequence[MethodNumbers]) -> str:
+    """A paragraph (Markdown) that says what the numbers mean: which method adapts and by how much, how far out of
+    distribution it holds and where it drops below random, which intervals overlap (no ranking claimed), then
+    the caveats that apply (one agent or one training seed, unequal adaptation budgets, in-context adaptation).
+
+    Takes one :class:`MethodNumbers` per (method, benchmark): ``evaluate``'s report passes one, ``validate``'s
+    one per row of its table.
+    """
+    sentences: list[str] = []
+    for m in methods:
+        sentences += [s for s in (_adaptation_sentence(m), _ood_sentence(m), _transfer_sentence(m)) if s]
+    sentences += _ranking_sentences(methods)
+    caveats = _caveats(methods)
+    text = " ".join(sentences) or "No finished units yet: nothing to interpret."
+    return text + ("\n\n**Caveats.** " + " ".join(caveats) if caveats else "")
+
+
 # ---------------------------------------------------------------------- files
 
 
@@ -185,13 +440,14 @@ def format_interval(agg: dict[str, Any]) -> str:
 
 def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, str]) -> str:
     """The report as Markdown."""
-    lines = [f"# {config['agent'] or config['trainer']} on {config['benchmark']}", ""]
+    lines = [f"# {method_style(method_of(config)).label} on {config['benchmark']}", ""]
     if summary["privileged"]:
         lines += [
             "> **Privileged reference agent**: it was shown the task in every setting; "
             "its scores are a reference, not a meta-RL result.",
             "",
         ]
+    lines += [interpretation([MethodNumbers.from_summary(summary, config)]), ""]
     settings = [
         ("agent", f"`{config['agent']}` {config['agent_kwargs'] or ''}" if config["agent"] else "none"),
         ("benchmark", f"`{config['benchmark']}` ({config['setting']} setting, split seed {config['split_seed']})"),
@@ -302,27 +558,46 @@ _PLOTS_OF = {
 }
 
 
+_PLOT_NAMES = ("adaptation", "ood", "transfer")
+
+
 def draw_plots(summary: dict[str, Any], config: dict[str, Any], results: ResultsDir) -> dict[str, str]:
     """Draw the plots the summary has data for; return ``{name: path relative to the results folder}``."""
+    drawn: dict[str, str] = {}
+    for name, figure in report_figures(summary, config).items():
+        save_png(figure, results.plots / f"{name}.png")
+        drawn[name] = f"plots/{name}.png"
+    for name in set(_PLOT_NAMES) - set(drawn):  # one an older version of the report drew, now without data
+        (results.plots / f"{name}.png").unlink(missing_ok=True)
+    return drawn
+
+
+def report_figures(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of a run's report by name (``adaptation``, ``ood``, ``transfer``), each titled with the
+    method and the benchmark, drawn in the method's colour and marker (:mod:`tasksuite.evaluation.style`).
+
+    No adaptation figure when K = 0: without adaptation episodes there is no curve to draw.
+    """
     # Figure without pyplot: no global backend, no GUI, nothing left open (the Agg canvas is built in).
     from matplotlib.figure import Figure
 
-    drawn: dict[str, str] = {}
     protocols = summary["protocols"]
+    style = method_style(method_of(config))
+    title = f"{style.label} on {config['benchmark']}"
     curves: dict[str, list] = {}
     for name in ("meta-test", "ood-sweep"):
         curves.update({s: c for s, c in protocols.get(name, {}).get("curves", {}).items() if c})
-    figures = {}
-    if curves:
-        figures["adaptation"] = _adaptation_figure(Figure(figsize=(6.4, 4.2)), curves, config)
+    figures: dict[str, Any] = {}
+    if curves and config["adapt_episodes"] > 0:
+        figures["adaptation"] = adaptation_figure(Figure(figsize=(6.4, 4.2)), curves, config["adapt_episodes"], style)
+        figures["adaptation"].axes[0].set_title(f"{title}: adaptation curves")
     if protocols.get("ood-sweep", {}).get("tasks"):
-        figures["ood"] = _ood_figure(Figure(figsize=(6.4, 4.2)), protocols["ood-sweep"], config)
+        figures["ood"] = ood_figure(Figure(figsize=(6.4, 4.2)), protocols["ood-sweep"], config["distance_unit"], style)
+        figures["ood"].axes[0].set_title(f"{title}: score vs distance (dots: tasks)")
     if protocols.get("transfer", {}).get("tasks"):
-        figures["transfer"] = _transfer_figure(Figure(figsize=(6.4, 4.2)), protocols["transfer"])
-    for name, figure in figures.items():
-        save_png(figure, results.plots / f"{name}.png")
-        drawn[name] = f"plots/{name}.png"
-    return drawn
+        figures["transfer"] = transfer_figure(Figure(figsize=(6.4, 4.2)), protocols["transfer"], style)
+        figures["transfer"].axes[0].set_title(f"{title}: transfer per task")
+    return figures
 
 
 def save_png(figure: Any, path: Path) -> None:
@@ -331,69 +606,102 @@ def save_png(figure: Any, path: Path) -> None:
 
 
 def draw_references(ax: Any) -> None:
-    """Dotted lines at the oracle's (1) and the random policy's (0) normalized score."""
-    ax.axhline(1.0, color="0.4", linestyle=":", linewidth=1)
-    ax.axhline(0.0, color="0.4", linestyle=":", linewidth=1)
-    ax.text(1.0, 1.0, " oracle", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.3")
-    ax.text(1.0, 0.0, " random", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.3")
+    """Dotted lines at the oracle's (1) and the random policy's (0) normalized score, named in the right margin."""
+    for level, name in ((1.0, "oracle"), (0.0, "random")):
+        ax.axhline(level, color="0.4", linestyle=":", linewidth=1)
+        ax.text(1.01, level, name, transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.3")
 
 
-def _adaptation_figure(figure: Any, curves: dict[str, list], config: dict[str, Any]) -> Any:
+#: Line styles of a method's splits in one figure (the colour is the method's): test, then each OOD level.
+SPLIT_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def adaptation_figure(
+    figure: Any, curves: Mapping[str, Sequence[Mapping[str, Any]]], k: int, style: MethodStyle
+) -> Any:
+    """Normalized return per episode of the trial, one line per split in the method's colour; K shaded."""
     ax = figure.subplots()
-    for split, curve in curves.items():
+    for index, (split, curve) in enumerate(curves.items()):
         x = [p["episode"] + 1 for p in curve]
-        ax.plot(x, [p["iqm"] for p in curve], marker="o", label=split)
-        ax.fill_between(x, [p["low"] for p in curve], [p["high"] for p in curve], alpha=0.2)
-    k = config["adapt_episodes"]
-    if k:
-        ax.axvspan(0.5, k + 0.5, color="0.92", zorder=0, label="adaptation episodes")
+        linestyle = SPLIT_LINESTYLES[index % len(SPLIT_LINESTYLES)]
+        ax.plot(x, [p["iqm"] for p in curve], linestyle=linestyle, **{**style.plot_kwargs(), "label": split})
+        ax.fill_between(x, [p["low"] for p in curve], [p["high"] for p in curve], color=style.color, alpha=0.12)
+    ax.axvspan(0.5, k + 0.5, color="0.92", zorder=0, label="adaptation episodes")
     draw_references(ax)
     ax.set(xlabel="episode of the trial", ylabel="normalized return (IQM, 95% CI)")
-    ax.set_title(f"{config['agent'].rpartition(':')[2]} on {config['benchmark']}: adaptation curves")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=8)
+    outside_legend(ax, style)
     return figure
 
 
-def _ood_figure(figure: Any, section: dict[str, Any], config: dict[str, Any]) -> Any:
+def outside_legend(ax: Any, style: MethodStyle) -> None:
+    """The legend, titled with the method, right of the axes and past the oracle/random names, over no data."""
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.14, 0.5), title=style.label, title_fontsize=8)
+
+
+def ood_figure(figure: Any, section: Mapping[str, Any], distance_unit: str, style: MethodStyle) -> Any:
+    """Per-task scores (dots) and each split's IQM with its interval against the distance from the training
+    support, in the method's colour; splits named above their interval."""
     ax = figure.subplots()
     splits = [s for s, agg in section["splits"].items() if agg is not None]
-    colors = {split: f"C{i}" for i, split in enumerate(splits)}
-    for split in splits:
-        points = [t for t in section["tasks"] if t["split"] == split]
-        ax.scatter([t["distance"] for t in points], [t["score"] for t in points], s=14, alpha=0.5, color=colors[split])
+    points = [t for t in section["tasks"] if t["split"] in splits]
+    ax.scatter(
+        [t["distance"] for t in points],
+        [t["score"] for t in points],
+        s=12,
+        alpha=0.35,
+        color=style.color,
+        marker=style.marker,
+        linewidths=0,
+        label="tasks",
+    )
+    for index, split in enumerate(splits):
         agg = section["splits"][split]
         ax.errorbar(
             agg["distance"],
             agg["iqm"],
             yerr=[[agg["iqm"] - agg["low"]], [agg["high"] - agg["iqm"]]],
-            fmt="D",
+            fmt=style.marker,
             markersize=8,
             capsize=4,
-            color=colors[split],
+            color=style.color,
             markeredgecolor="black",
-            label=f"{split} (IQM, 95% CI)",
+            label="split IQM, 95% CI" if index == 0 else None,
+        )
+        ax.annotate(
+            split, (agg["distance"], agg["high"]), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=8
         )
     draw_references(ax)
-    unit = f" ({config['distance_unit']})" if config["distance_unit"] else ""
-    ax.set(xlabel=textwrap.fill(f"distance from the training support{unit}", 80), ylabel="normalized score")
-    ax.set_title(f"{config['benchmark']}: score vs distance (dots: tasks)")
-    ax.legend(fontsize=8)
+    unit = f" ({distance_unit})" if distance_unit else ""
+    ax.set(xlabel=textwrap.fill(f"distance from the training support{unit}", 70), ylabel="normalized score")
+    ax.margins(x=0.08, y=0.12)  # room for the split names above the intervals
+    outside_legend(ax, style)
     return figure
 
 
-def _transfer_figure(figure: Any, section: dict[str, Any]) -> Any:
+def transfer_figure(figure: Any, section: Mapping[str, Any], style: MethodStyle) -> Any:
+    """Each task at (score trained alone, score trained on all tasks), in the method's colour; tasks with
+    negative transfer ringed in red."""
     # Scores, not ratios: a ratio explodes where the single-task agent scores near 0.
     ax = figure.subplots()
     tasks = section["tasks"]
     alone, together = [t["single"] for t in tasks], [t["all"] for t in tasks]
     low = min(0.0, *alone, *together) - 0.05
     high = max(1.0, *alone, *together) + 0.05
-    ax.plot([low, high], [low, high], color="black", linewidth=1, label="no transfer")
+    ax.plot([low, high], [low, high], color="black", linewidth=1, label="no transfer (above: positive)")
     below = [low - section["tolerance"], high - section["tolerance"]]  # more than the tolerance under
     ax.fill_between([low, high], [low, low], below, color="tab:red", alpha=0.08, label="negative transfer")
-    colors = ["tab:red" if t["negative_transfer"] else "tab:blue" for t in tasks]
-    ax.scatter(alone, together, c=colors, zorder=3)
+    negative = [t["negative_transfer"] for t in tasks]
+    ax.scatter(
+        alone,
+        together,
+        color=style.color,
+        marker=style.marker,
+        zorder=3,
+        label="tasks",
+        edgecolors=["tab:red" if n else style.color for n in negative],
+        linewidths=[2 if n else 0.5 for n in negative],
+    )
     for task, x, y in zip(tasks, alone, together, strict=True):
         # The first parameter names the task well enough beside its dot (the report's table has the rest).
         ax.annotate(
@@ -401,6 +709,6 @@ def _transfer_figure(figure: Any, section: dict[str, Any]) -> Any:
         )
     ax.set(xlim=(low, high), ylim=(low, high), aspect="equal")
     ax.set(xlabel="score of an agent trained on this task alone", ylabel="score of the agent trained on all tasks")
-    ax.set_title("Transfer per task (above the diagonal: positive)")
-    ax.legend(fontsize=8, loc="lower right")
+    # Beside the square axes, where no task's dot can hide under it.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title=style.label, title_fontsize=8)
     return figure

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from tasksuite.core.errors import TasksuiteError
-from tasksuite.core.io import atomic_write_json, atomic_write_text
+from tasksuite.core.io import atomic_write_json, atomic_write_text, read_json, read_jsonl
 
-# Settings that do not change results: they may differ between a run and its resumption.
-_EXECUTION_SETTINGS = ("workers", "backend")
+# Settings that do not change results (how the run executes, what the report calls the method):
+# they may differ between a run and its resumption.
+_EXECUTION_SETTINGS = ("workers", "backend", "method")
 
 
 class ResultsDir:
@@ -49,6 +50,8 @@ class ResultsDir:
 
         Removes temp files an interrupted write left behind.
         """
+        if self.root.exists() and not self.root.is_dir():
+            raise TasksuiteError(f"{self.root} is an existing file; a results folder is a directory")
         if self.config.exists():
             saved = self.read_config()
             differing = sorted(
@@ -71,7 +74,10 @@ class ResultsDir:
         """The run's saved settings."""
         if not self.config.exists():
             raise TasksuiteError(f"{self.root} is not a results folder: it has no config.json")
-        return json.loads(self.config.read_text(encoding="utf-8"))
+        config = read_json(self.config, TasksuiteError)
+        if not isinstance(config, dict):
+            raise TasksuiteError(f"{self.config} is not the config.json of a tasksuite results folder")
+        return config
 
     def unit_file(self, key: str) -> Path:
         """Where unit ``key``'s episode records are saved."""
@@ -96,16 +102,13 @@ class ResultsDir:
 
     def read_records(self) -> list[dict[str, Any]]:
         """Every finished unit's records, in a fixed order (by unit key, then episode)."""
-        records = [
-            json.loads(line)
-            for path in sorted(self.units.rglob("*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines()
-        ]
+        files = sorted(self.units.rglob("*.jsonl"))
+        records = [record for path in files for record in read_jsonl(path, TasksuiteError)]
         return sorted(records, key=lambda r: (r["unit"], r["task_id"], r["episode"]))
 
     def read_errors(self) -> list[dict[str, Any]]:
         """Every failed unit's error record."""
-        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.units.rglob("*.error.json"))]
+        return [read_json(path, TasksuiteError) for path in sorted(self.units.rglob("*.error.json"))]
 
     def save_references(self, references: dict[str, Any]) -> None:
         """Save the oracle/random reference returns used by this run."""
@@ -113,7 +116,7 @@ class ResultsDir:
 
     def read_references(self) -> dict[str, Any]:
         """The saved reference returns (empty before any are saved)."""
-        return json.loads(self.references.read_text(encoding="utf-8")) if self.references.exists() else {}
+        return read_json(self.references, TasksuiteError) if self.references.exists() else {}
 
 
 def to_jsonl(records: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:

@@ -8,6 +8,10 @@ and an interrupted run leaves only whole files behind.
   (``forkserver`` start method: forking a process that runs threads, such as
   a progress bar's, is unsafe); ``workers=1`` runs in the calling process.
   The executor schedules; this module only feeds it and collects results.
+  Worker processes re-import the main script, so a pool started by a call
+  at a script's top level, outside ``if __name__ == "__main__":``, would run
+  the script again in every worker: :func:`main_script_problem` detects it
+  at once, and the default worker count then runs in the calling process.
 * ``ray``: every job is a ``ray.remote`` task of the same function; connects
   to the cluster in ``RAY_ADDRESS`` or to an already initialized Ray, else
   starts a local instance (and shuts it down afterwards).
@@ -15,10 +19,15 @@ and an interrupted run leaves only whole files behind.
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import spawn
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tasksuite.core.errors import TasksuiteError
@@ -35,6 +44,53 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+def main_script_problem() -> str | None:
+    """Why worker processes cannot start from the running program, or ``None`` when they can.
+
+    ``spawn`` and ``forkserver`` workers import the main module again (as
+    ``__mp_main__``); a script whose top-level code calls the pool, outside
+    ``if __name__ == "__main__":``, would run again in each worker, and a
+    script read from stdin cannot be imported at all. REPLs, notebooks and
+    ``python -c`` have no main module to re-import.
+    """
+    data = spawn.get_preparation_data("tasksuite")  # what a worker will import: the stdlib's own rule
+    if "init_main_from_name" not in data and "init_main_from_path" not in data:
+        return None
+    main_globals = vars(sys.modules["__main__"])
+    frame = sys._getframe()
+    while frame is not None and not (frame.f_globals is main_globals and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:  # not called from the main module's top-level code (a thread, an atexit hook)
+        return None
+    path, line = frame.f_code.co_filename, frame.f_lineno
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        return f"the main script ({path}) is not a file that worker processes can import; save it as a .py file"
+    except (UnicodeDecodeError, SyntaxError):  # a script Python ran but this cannot read: do not guess
+        return None
+    for statement in tree.body:
+        if statement.lineno <= line <= (statement.end_lineno or statement.lineno):
+            if _is_main_guard(statement):
+                return None
+            break
+    return (
+        f"{path}, line {line}, starts worker processes from the script's top level, and each worker would "
+        'run the script again; put that code under `if __name__ == "__main__":`'
+    )
+
+
+def _is_main_guard(statement: ast.stmt) -> bool:
+    """Whether ``statement`` is ``if __name__ == "__main__":`` (either operand order)."""
+    if not isinstance(statement, ast.If) or not isinstance(statement.test, ast.Compare):
+        return False
+    test = statement.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    operands = {ast.dump(test.left), ast.dump(test.comparators[0])}
+    return operands == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}
 
 
 class Runner:
@@ -55,6 +111,12 @@ class Runner:
             raise TasksuiteError(f"workers must be a positive integer, got {workers!r}")
         self.backend = backend
         self.workers = workers or default_workers()
+        problem = main_script_problem() if backend == "local" and self.workers > 1 else None
+        if problem and workers is not None:
+            raise TasksuiteError(f"workers={workers}: {problem}, or pass workers=1")
+        if problem:
+            warnings.warn(f"running in this process, not in {self.workers} workers: {problem}", stacklevel=3)
+            self.workers = 1
         self._ray: Any = import_ray() if backend == "ray" else None
         self._started_ray = False
         self._executor: ProcessPoolExecutor | None = None
@@ -117,5 +179,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as error:
-        raise TasksuiteError("the ray backend needs Ray: pip install 'tasksuite[ray]'") from error
+        raise TasksuiteError(
+            "the ray backend needs Ray: pip install 'ray>=2.9' (from a clone: pip install '.[ray]')"
+        ) from error
     return ray

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from tasksuite.core.env import TaskEnv, TaskLike
-from tasksuite.core.errors import UnknownNameError
+from tasksuite.core.errors import UnknownNameError, did_you_mean
 from tasksuite.core.family import OODLevel, Policy, TaskFamily
 from tasksuite.core.params import Categorical, Continuous, ParameterSpace, ParamValue
 from tasksuite.core.task import Task
@@ -209,11 +209,15 @@ PRESETS: dict[str, Preset] = {
 class Navigation(TaskFamily):
     """2-D point robot reaching a goal it must infer from rewards."""
 
-    distance_unit = "goal metres outside the training region (+ |log2 action_scale|, + 1 for another reward type)"
+    distance_unit = (
+        "Euclidean norm of (goal metres outside the training region, |log2 action_scale|), + 1 for another reward type"
+    )
 
     def __init__(self, name: str, env_id: str, preset: str = "default") -> None:
         if preset not in PRESETS:
-            raise UnknownNameError(f"unknown navigation preset {preset!r}; presets are {', '.join(PRESETS)}")
+            raise UnknownNameError(
+                f"unknown navigation preset {preset!r}{did_you_mean(preset, PRESETS)}; presets are {', '.join(PRESETS)}"
+            )
         self.preset = PRESETS[preset]
         self.horizon = self.preset.horizon
         self.ood_levels = self.preset.ood_levels
