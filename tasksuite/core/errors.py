@@ -33,3 +33,13 @@ class InvalidActionError(TasksuiteError, ValueError):
 
 class InvalidConfigError(TasksuiteError, ValueError):
     """A configuration value (e.g. a baseline's hyperparameter) has the wrong type."""
+
+
+class OutputError(TasksuiteError, OSError):
+    """A path tasksuite was asked to write is not one it may write: a special file, a folder of
+    another kind or with a user's files in it, or a folder another process is writing."""
+
+
+class IntegrityError(TasksuiteError, ValueError):
+    """Saved data (unit records, cached references, a checkpoint) does not match what claims to
+    have produced it, or holds a value tasksuite never writes (such as NaN)."""

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -39,7 +40,16 @@ from tasksuite.evaluation.runner import Runner
 
 
 def resolve_benchmark(benchmark: str | os.PathLike[str] | Benchmark, split_seed: int = 0) -> Benchmark:
-    """A :class:`Benchmark` from itself, a registered name, or the path of a split manifest (``.json``)."""
+    """A :class:`Benchmark` from itself, a registered name, or the path of a split manifest (``.json``).
+
+    A manifest or a :class:`Benchmark` fixes its splits: a ``split_seed`` other than 0 is then an error.
+    """
+    fixed = isinstance(benchmark, Benchmark) or str(benchmark).endswith(".json")
+    if fixed and split_seed != 0:
+        raise TasksuiteError(
+            f"split_seed={split_seed!r} cannot apply to {benchmark!r}: a manifest or a Benchmark fixes its splits; "
+            "leave split_seed at 0"
+        )
     if isinstance(benchmark, Benchmark):
         return benchmark
     if str(benchmark).endswith(".json"):
@@ -88,7 +98,8 @@ def evaluate(
 
     Args:
         out: the results folder; an existing one of the same run is resumed
-            (finished units are skipped, failed ones retried).
+            (finished units are skipped, failed ones retried). A non-empty folder that
+            is not a results folder, or one another process is writing, is refused.
         agent: factory of the evaluated agent, as ``"pkg.module:Factory"`` or an
             importable module-level callable; called with ``agent_kwargs`` once per unit.
         benchmark: a registered name, a split manifest path or a :class:`Benchmark`.
@@ -128,35 +139,35 @@ def evaluate(
 
     runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)
-    results.prepare(
-        {
-            "tasksuite_version": tasksuite.__version__,
-            "agent": agent_factory.spec if agent_factory else None,
-            "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
-            "trainer": trainer_factory.spec if trainer_factory else None,
-            "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
-            "budget": budget if trainer_factory else None,
-            "benchmark": bench.name,
-            "setting": bench.setting,
-            "family": bench.family.name,
-            "family_version": bench.family.version,
-            "split_seed": bench.splits.seed,
-            "splits_hash": bench.splits.to_manifest(bench.name)["hash"],
-            "distance_unit": bench.family.distance_unit,
-            "ood_levels": list(bench.splits.ood_levels),
-            "protocols": chosen,
-            "adapt_episodes": adapt_episodes,
-            "eval_episodes": eval_episodes,
-            "seeds": seeds,
-            "max_tasks": max_tasks,
-            "reference_episodes": reference_episodes,
-            "workers": workers,
-            "backend": backend,
-        }
-    )
+    config = {
+        "tasksuite_version": tasksuite.__version__,
+        "agent": agent_factory.spec if agent_factory else None,
+        "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
+        "trainer": trainer_factory.spec if trainer_factory else None,
+        "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
+        "files": file_digests(agent_kwargs, trainer_kwargs),
+        "budget": budget if trainer_factory else None,
+        "benchmark": bench.name,
+        "setting": bench.setting,
+        "family": bench.family.name,
+        "family_version": bench.family.version,
+        "split_seed": bench.splits.seed,
+        "splits_hash": bench.splits.to_manifest(bench.name)["hash"],
+        "distance_unit": bench.family.distance_unit,
+        "ood_levels": list(bench.splits.ood_levels),
+        "protocols": chosen,
+        "adapt_episodes": adapt_episodes,
+        "eval_episodes": eval_episodes,
+        "seeds": seeds,
+        "max_tasks": max_tasks,
+        "reference_episodes": reference_episodes,
+        "workers": workers,
+        "backend": backend,
+    }
     units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks)
     tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
-    with runner:
+    with results.claim(), runner:
+        results.prepare(config)
         references = _references(runner, bench.family, tasks, reference_episodes, progress)
         results.save_references({task.id: references[task.id].to_dict() for task in tasks})
         jobs = [
@@ -172,7 +183,21 @@ def evaluate(
                     results.save_error(outcome.key, outcome.error, outcome.traceback or "")
                     bar.write(f"unit {job.unit.key} failed: {outcome.error}")
                 bar.update()
-    return write_report(results)
+        return write_report(results)
+
+
+def file_digests(*kwargs: Mapping[str, Any] | None) -> dict[str, str]:
+    """SHA-256 of every file a factory's keyword argument names (a checkpoint, say), by path.
+
+    Part of a run's configuration: resuming after the file changed (a retrained checkpoint at the
+    same path) would otherwise mix units of two different agents.
+    """
+    digests = {}
+    for options in kwargs:
+        for value in (options or {}).values():
+            if isinstance(value, str | os.PathLike) and os.fspath(value) and Path(value).is_file():
+                digests[os.fspath(value)] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    return dict(sorted(digests.items()))
 
 
 def _measure(job: tuple[TaskFamily, Task, int]) -> refs.Reference:
@@ -197,5 +222,6 @@ def _references(
 def redraw_report(out: str | os.PathLike[str]) -> dict[str, Any]:
     """Redraw ``summary.json``, ``report.md`` and the plots of a results folder from its saved records."""
     results = ResultsDir(Path(out))
-    results.read_config()  # a clear error when ``out`` is not a results folder
-    return write_report(results)
+    results.read_config()  # a clear error when ``out`` is not a results folder, before locking it
+    with results.claim():
+        return write_report(results)
