@@ -10,18 +10,34 @@ A family's subclass implements the simulation through three hooks:
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, TasksuiteError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 
 TaskLike = Task | Mapping[str, Any]
+
+
+def plain_spec(spec: EnvSpec | None, horizon: int) -> EnvSpec | None:
+    """``spec`` as tools expect it: tasks in its kwargs as ``to_dict()`` dicts (so that
+    ``spec.to_json()`` works and ``gym.make(spec)`` rebuilds the env), and ``max_episode_steps``
+    the family's horizon (tools such as sb3-contrib's ``TimeFeatureWrapper`` read it)."""
+    if spec is None:
+        return None
+    kwargs = dict(spec.kwargs)
+    if isinstance(kwargs.get("task"), Task):
+        kwargs["task"] = kwargs["task"].to_dict()
+    if kwargs.get("tasks") is not None:
+        kwargs["tasks"] = [t.to_dict() if isinstance(t, Task) else t for t in kwargs["tasks"]]
+    return dataclasses.replace(spec, kwargs=kwargs, max_episode_steps=spec.max_episode_steps or horizon)
 
 
 class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -95,6 +111,15 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
             self._switch_task(self.family.coerce_task(self._initial_task))
         del self._initial_task
 
+    @property  # type: ignore[override]
+    def spec(self) -> EnvSpec | None:
+        """The env's spec (set by ``gym.make``), with plain-data kwargs and the horizon (:func:`plain_spec`)."""
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        self.__dict__["_spec"] = plain_spec(spec, self.family.horizon)
+
     # ------------------------------------------------------------------ hooks for families
 
     @abstractmethod
@@ -142,7 +167,9 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         self._elapsed += 1
         if self.render_mode == "human":
             self.render()
-        return self._observe(obs), reward, terminated, truncated or self._elapsed >= self.family.horizon, info
+        # Plain Python types, as Gymnasium's and SB3's checkers require (families may compute NumPy scalars).
+        truncated = bool(truncated) or self._elapsed >= self.family.horizon
+        return self._observe(obs), float(reward), bool(terminated), truncated, info
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         if self._task_encoding is None:
@@ -188,6 +215,10 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._task is None:
             raise TasksuiteError("no task yet: call reset() first, or build the env with task=...")
         return self._task
+
+    @task.setter
+    def task(self, task: TaskLike) -> None:
+        self.set_task(task)  # so that a vector env's set_attr("task", ...) fixes it, as set_task does
 
     def get_task(self) -> Task:
         """The task being simulated (learn2learn's ``get_task``)."""

@@ -19,6 +19,10 @@ Both behave exactly like ``SyncVectorEnv`` over ``family.make_env(task_i)``
   holds its info) under the mask ``info["_final_obs"]``.
 * ``reset(options={"tasks": [...]})`` switches every sub-env's task;
   ``options={"reset_mask": mask}`` resets only some sub-envs.
+* ``call``, ``get_attr`` and ``set_attr`` reach each sub-env's task API, as
+  ``SyncVectorEnv``'s reach its envs: ``envs.call("set_task", task)``
+  (learn2learn-style) fixes ``task`` in every sub-env, ``envs.get_attr("task")``
+  returns each sub-env's task.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from tasksuite.core.env import TaskLike
-from tasksuite.core.errors import InvalidActionError, InvalidTaskError
+from gymnasium.envs.registration import EnvSpec
+
+from tasksuite.core.env import TaskLike, plain_spec
+from tasksuite.core.errors import InvalidActionError, InvalidTaskError, UnknownNameError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 
@@ -87,7 +93,21 @@ def _with_masks(step_info: dict[str, np.ndarray], reported: np.ndarray) -> dict[
     return info
 
 
-class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
+class _PlainSpec:
+    """The ``spec`` property of the task vector envs: plain-data kwargs and the horizon (:func:`plain_spec`)."""
+
+    family: TaskFamily
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        self.__dict__["_spec"] = plain_spec(spec, self.family.horizon)
+
+
+class SyncTaskVectorEnv(_PlainSpec, gym.vector.SyncVectorEnv):
     """Gymnasium's ``SyncVectorEnv`` over single envs, one per task: the fallback for families without a batch."""
 
     def __init__(
@@ -129,7 +149,49 @@ class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
             env.unwrapped.set_task(task)
 
 
-class TaskVectorEnv(gym.vector.VectorEnv):
+class SubEnv:
+    """The task API of one sub-env of a batched :class:`TaskVectorEnv` (what ``call`` and
+    ``get_attr`` reach, as ``SyncVectorEnv``'s reach its single envs)."""
+
+    #: The names ``call``, ``get_attr`` and ``set_attr`` accept.
+    API: ClassVar[tuple[str, ...]] = ("family", "task", "get_task", "set_task", "sample_tasks")
+
+    def __init__(self, envs: TaskVectorEnv, index: int) -> None:
+        self._envs, self._index = envs, index
+
+    @property
+    def family(self) -> TaskFamily:
+        """The sub-env's family."""
+        return self._envs.family
+
+    @property
+    def task(self) -> Task:
+        """The sub-env's task."""
+        return self._envs.get_tasks()[self._index]
+
+    @task.setter
+    def task(self, task: TaskLike) -> None:
+        self.set_task(task)
+
+    def get_task(self) -> Task:
+        """The sub-env's task (learn2learn's ``get_task``)."""
+        return self.task
+
+    def set_task(self, task: TaskLike) -> None:
+        """Fix the sub-env's task from its next reset on (learn2learn's ``set_task``)."""
+        self._envs.set_task(self._index, task)
+
+    def sample_tasks(self, n: int) -> list[Task]:
+        """``n`` training tasks, drawn with the sub-env's random stream (seed it with ``reset``)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise InvalidTaskError(f"n must be a non-negative integer, got {n!r}")
+        rng = self._envs._rngs[self._index]
+        if rng is None:
+            raise InvalidTaskError("sample_tasks needs the sub-env's random stream: call reset(seed=...) first")
+        return self.family.sample_tasks(rng, int(n))
+
+
+class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
     """Base of native batched vector envs: N sub-envs of one family stepped by shared array operations.
 
     Subclasses allocate their per-sub-env arrays in ``__init__``, call
@@ -168,7 +230,7 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         self.task_observable = bool(task_observable)
         self._initial_tasks = None if tasks is None else [self.family.coerce_task(t) for t in tasks]
         self._tasks: list[Task | None] = [None] * self.num_envs
-        self._fixed = tasks is not None
+        self._fixed = np.full(self.num_envs, tasks is not None)  # per sub-env, as each single env's own
         self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
@@ -272,14 +334,45 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         _check_count(self.num_envs, tasks)
         for index, task in enumerate(tasks):
             self._switch_task(index, self.family.coerce_task(task))
-        self._fixed = True
+        self._fixed[:] = True
+
+    def set_task(self, index: int, task: TaskLike) -> None:
+        """Fix sub-env ``index``'s task from now on (every other sub-env keeps its own)."""
+        self._switch_task(index, self.family.coerce_task(task))
+        self._fixed[index] = True
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Call (or read) ``name`` of every sub-env's task API (:class:`SubEnv`), one result per sub-env."""
+        results = []
+        for view in self._views(name):
+            value = getattr(view, name)
+            results.append(value(*args, **kwargs) if callable(value) else value)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """``name`` of every sub-env's task API (:class:`SubEnv`)."""
+        return tuple(getattr(view, name) for view in self._views(name))
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | object) -> None:
+        """Set ``name`` (only ``"task"`` is settable) of every sub-env: one value each, or one for all."""
+        if name != "task":
+            raise UnknownNameError(f"set_attr: only 'task' can be set on a sub-env, got {name!r}")
+        if isinstance(values, (list, tuple)):
+            self.set_tasks(values)
+        else:
+            self.set_tasks([values] * self.num_envs)
+
+    def _views(self, name: str) -> list[SubEnv]:
+        if name not in SubEnv.API:
+            raise UnknownNameError(f"sub-envs of a batched env have no {name!r}; they offer {', '.join(SubEnv.API)}")
+        return [SubEnv(self, index) for index in range(self.num_envs)]
 
     # ------------------------------------------------------------------ internals
 
     def _reset_many(self, indices: np.ndarray) -> None:
         rngs = [self._rngs[index] for index in indices]
-        if not self._fixed:  # like a single env: the new task is drawn before the initial state
-            for index, rng in zip(indices, rngs, strict=True):
+        for index, rng in zip(indices, rngs, strict=True):
+            if not self._fixed[index]:  # like a single env: the new task is drawn before the initial state
                 self._switch_task(index, self.family.task(**self.family.sample_training_params(rng)))
         self._elapsed[indices] = 0
         first = self._reset_state(indices, rngs)
