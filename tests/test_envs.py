@@ -226,7 +226,9 @@ def test_the_spec_is_plain_data_with_the_horizon(name):
 def test_vector_envs_reach_each_sub_envs_task_api(name, mode):
     family = tasksuite.get_family(name)
     splits = family.splits(seed=7, n_train=2, n_test=1, n_ood=1)
-    envs = gym.make_vec(family.env_id, 2, vectorization_mode=mode, **({"tasks": splits.train} if mode != "sync" else {}))
+    envs = gym.make_vec(
+        family.env_id, 2, vectorization_mode=mode, **({"tasks": splits.train} if mode != "sync" else {})
+    )
     envs.reset(seed=0)
     envs.call("set_task", splits.test[0])  # learn2learn-style: one task for every sub-env
     envs.reset(seed=1)

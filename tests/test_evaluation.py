@@ -280,7 +280,7 @@ def test_a_changed_agent_file_is_a_different_run(tmp_path):
     options = {"agent_kwargs": {"checkpoint": str(checkpoint)}, "max_tasks": 1, "eval_episodes": 1, **CHEAP}
     evaluate(tmp_path / "run", "evaluation_agents:from_checkpoint", "navigation-meta", "meta-test", **options)
     checkpoint.write_text("two")  # retrained into the same path: its units must not be mixed with the new ones
-    with pytest.raises(TasksuiteError, match="different run .*files"):
+    with pytest.raises(TasksuiteError, match=r"different run .*files"):
         evaluate(tmp_path / "run", "evaluation_agents:from_checkpoint", "navigation-meta", "meta-test", **options)
 
 

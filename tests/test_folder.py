@@ -46,7 +46,7 @@ def test_an_empty_folder_or_one_with_only_logs_is_claimed(tmp_path):
 @pytest.mark.parametrize("path", ["", "file"])
 def test_an_empty_path_or_a_file_is_not_a_folder(tmp_path, path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(OutputError, match="empty|not a folder"):
+    with pytest.raises(OutputError, match=r"empty|not a folder"):
         claim_folder(str(tmp_path / path) if path else "", "results")
 
 

@@ -19,6 +19,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
+from tasksuite.core.checks import boolean, integer
+from tasksuite.core.checks import options as check_options
+from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, TasksuiteError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
@@ -81,7 +84,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"render_mode={render_mode!r} is not supported; expected None or one of {self.metadata['render_modes']}"
             )
         self.render_mode = render_mode
-        self.task_observable = bool(task_observable)
+        self.task_observable = boolean("task_observable", task_observable)
         self._task: Task | None = None
         self._task_encoding: np.ndarray | None = None
         self._task_fixed = task is not None
@@ -144,8 +147,8 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         ``seed`` seeds ``np_random``, which draws both the task (when none is
         fixed) and the initial state. ``options={"task": task}`` fixes a new task.
         """
-        super().reset(seed=seed)
-        options = dict(options or {})
+        super().reset(seed=check_seed(seed))  # NumPy integers too: one rule with the vector envs
+        options = check_options(options)
         if "task" in options:
             self.set_task(options.pop("task"))
         if options:
@@ -180,6 +183,8 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         array = np.asarray(action)
         if array.shape != self._action_shape:
             raise InvalidActionError(f"action must have shape {self._action_shape}, got {array.shape} ({action!r})")
+        if array.dtype.kind not in "fiu":  # True <= 1.0 holds: booleans would pass the bounds check
+            raise InvalidActionError(f"action must hold numbers, got dtype {array.dtype} ({action!r})")
         if not self._inside_action_space(array):
             raise InvalidActionError(
                 f"action {array.tolist()!r} is outside the action space "
@@ -231,9 +236,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def sample_tasks(self, n: int) -> list[Task]:
         """``n`` tasks from the training distribution, drawn with the env's ``np_random``."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise InvalidTaskError(f"n must be a non-negative integer, got {n!r}")
-        return self.family.sample_tasks(self.np_random, int(n))
+        return self.family.sample_tasks(self.np_random, integer("n", n, 0))
 
     def _switch_task(self, task: Task) -> None:
         if task != self._task:

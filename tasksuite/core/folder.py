@@ -152,4 +152,3 @@ def _lock(path: Path, parameter: str) -> int:
             "wait for it to finish, or give another folder"
         ) from None
     return fd
-

@@ -34,12 +34,14 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from gymnasium.envs.registration import EnvSpec
-
+from tasksuite.core.checks import boolean, integer, sequence
+from tasksuite.core.checks import options as check_options
+from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.env import TaskLike, plain_spec
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, UnknownNameError
 from tasksuite.core.family import TaskFamily
@@ -53,11 +55,10 @@ def _family(family: str | TaskFamily) -> TaskFamily:
 
 
 def _check_count(num_envs: object, tasks: Sequence[TaskLike] | None) -> int:
-    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-        raise InvalidTaskError(f"num_envs must be a positive integer, got {num_envs!r}")
-    if tasks is not None and len(tasks) != num_envs:
+    num_envs = integer("num_envs", num_envs, 1)
+    if tasks is not None and len(sequence("tasks", tasks)) != num_envs:
         raise InvalidTaskError(f"num_envs={num_envs} but {len(tasks)} tasks were given: give one task per sub-env")
-    return int(num_envs)
+    return num_envs
 
 
 def _check_mode(autoreset_mode: AutoresetMode | str) -> AutoresetMode:
@@ -68,13 +69,36 @@ def _check_mode(autoreset_mode: AutoresetMode | str) -> AutoresetMode:
 
 
 def _seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
-    if seed is None:
-        return [None] * num_envs
-    if isinstance(seed, (int, np.integer)):
-        return [int(seed) + i for i in range(num_envs)]
+    """Sub-env ``i``'s seed: ``seed + i`` for one seed, ``seed[i]`` for a list (see :func:`checks.seed`)."""
+    if not isinstance(seed, (list, tuple)):
+        first = check_seed(seed)
+        return [None if first is None else first + i for i in range(num_envs)]
     if len(seed) != num_envs:
         raise InvalidTaskError(f"a list of seeds must have num_envs={num_envs} entries, got {len(seed)}")
-    return list(seed)
+    return [check_seed(s, f"seed[{i}]") for i, s in enumerate(seed)]
+
+
+def _reset_mask(mask: object, num_envs: int) -> np.ndarray:
+    """The sub-envs a ``reset_mask`` selects: a boolean array (or list of bools) with one entry per sub-env."""
+    array = np.asarray(mask)
+    if array.dtype != bool or array.shape != (num_envs,):
+        raise InvalidTaskError(
+            f"reset_mask must hold num_envs={num_envs} booleans, got {mask!r} (shape {array.shape}, {array.dtype})"
+        )
+    return np.flatnonzero(array)
+
+
+def _action_batch(actions: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``actions`` as an array of ``shape`` holding numbers (bounds are checked by the caller)."""
+    try:
+        array = np.asarray(actions)
+    except ValueError:  # ragged nested lists
+        raise InvalidActionError(f"actions must have shape {shape}, got ragged {type(actions).__name__}") from None
+    if array.shape != shape:
+        raise InvalidActionError(f"actions must have shape {shape}, got {array.shape}")
+    if array.dtype.kind not in "fiu":  # True <= 1.0 holds: booleans would pass the bounds check
+        raise InvalidActionError(f"actions must hold numbers, got dtype {array.dtype}")
+    return array
 
 
 def _with_masks(step_info: dict[str, np.ndarray], reported: np.ndarray) -> dict[str, np.ndarray]:
@@ -133,10 +157,16 @@ class SyncTaskVectorEnv(_PlainSpec, gym.vector.SyncVectorEnv):
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        options = dict(options or {})
+        options = check_options(options)
         if "tasks" in options:
             self.set_tasks(options.pop("tasks"))
-        return super().reset(seed=seed, options=options or None)
+        if "reset_mask" in options:
+            _reset_mask(options["reset_mask"], self.num_envs)  # checked here; SyncVectorEnv applies it
+        return super().reset(seed=_seeds(seed, self.num_envs), options=options or None)
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        # SyncVectorEnv would split a batch of the wrong shape into too few or too many actions.
+        return super().step(_action_batch(actions, self.action_space.shape))
 
     def get_tasks(self) -> list[Task]:
         """The task of every sub-env."""
@@ -145,7 +175,8 @@ class SyncTaskVectorEnv(_PlainSpec, gym.vector.SyncVectorEnv):
     def set_tasks(self, tasks: Sequence[TaskLike]) -> None:
         """Fix one task per sub-env from now on (takes effect at each sub-env's next reset)."""
         _check_count(self.num_envs, tasks)
-        for env, task in zip(self.envs, tasks, strict=True):
+        checked = [self.family.coerce_task(task) for task in tasks]  # all valid before any sub-env changes
+        for env, task in zip(self.envs, checked, strict=True):
             env.unwrapped.set_task(task)
 
 
@@ -183,12 +214,11 @@ class SubEnv:
 
     def sample_tasks(self, n: int) -> list[Task]:
         """``n`` training tasks, drawn with the sub-env's random stream (seed it with ``reset``)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise InvalidTaskError(f"n must be a non-negative integer, got {n!r}")
+        n = integer("n", n, 0)
         rng = self._envs._rngs[self._index]
         if rng is None:
             raise InvalidTaskError("sample_tasks needs the sub-env's random stream: call reset(seed=...) first")
-        return self.family.sample_tasks(rng, int(n))
+        return self.family.sample_tasks(rng, n)
 
 
 class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
@@ -227,7 +257,7 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
         prototype.close()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.task_observable = bool(task_observable)
+        self.task_observable = boolean("task_observable", task_observable)
         self._initial_tasks = None if tasks is None else [self.family.coerce_task(t) for t in tasks]
         self._tasks: list[Task | None] = [None] * self.num_envs
         self._fixed = np.full(self.num_envs, tasks is not None)  # per sub-env, as each single env's own
@@ -276,14 +306,14 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        options = dict(options or {})
+        options = check_options(options)
         if "tasks" in options:
             self.set_tasks(options.pop("tasks"))
         mask = options.pop("reset_mask", None)
         if options:
             raise InvalidTaskError(f"unknown reset option(s) {sorted(options)}; options are 'tasks' and 'reset_mask'")
         seeds = _seeds(seed, self.num_envs)
-        indices = np.arange(self.num_envs) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
+        indices = np.arange(self.num_envs) if mask is None else _reset_mask(mask, self.num_envs)
         for index in indices:
             if seeds[index] is not None or self._rngs[index] is None:
                 self._rngs[index], _ = seeding.np_random(seeds[index])
@@ -332,8 +362,9 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
     def set_tasks(self, tasks: Sequence[TaskLike]) -> None:
         """Fix one task per sub-env from now on; call ``reset`` to start their episodes."""
         _check_count(self.num_envs, tasks)
-        for index, task in enumerate(tasks):
-            self._switch_task(index, self.family.coerce_task(task))
+        checked = [self.family.coerce_task(task) for task in tasks]  # all valid before any sub-env changes
+        for index, task in enumerate(checked):
+            self._switch_task(index, task)
         self._fixed[:] = True
 
     def set_task(self, index: int, task: TaskLike) -> None:
@@ -388,9 +419,7 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
                 self._encodings[index] = self.family.space.encode(task.params)
 
     def _check_actions(self, actions: Any) -> np.ndarray:
-        array = np.asarray(actions)
-        if array.shape != self.action_space.shape:
-            raise InvalidActionError(f"actions must have shape {self.action_space.shape}, got {array.shape}")
+        array = _action_batch(actions, self.action_space.shape)
         try:
             if self._symmetric_bound is not None:
                 inside = bool(np.abs(array).max() <= self._symmetric_bound)  # NaN compares False

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 import tasksuite
 from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.checks import boolean, integer
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
@@ -66,12 +67,6 @@ def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list
     if unknown or not chosen:
         raise TasksuiteError(f"unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)} or 'all'")
     return list(dict.fromkeys(chosen))
-
-
-def _count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TasksuiteError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def evaluate(
@@ -129,13 +124,14 @@ def evaluate(
         if factory is not None:
             factory.resolve()  # fail now, not in every worker
     bench = resolve_benchmark(benchmark, split_seed)
-    _count("adapt_episodes", adapt_episodes, 0)
-    _count("eval_episodes", eval_episodes, 1)
-    _count("seeds", seeds, 1)
-    _count("reference_episodes", reference_episodes, 1)
-    _count("budget", budget, 1)
+    adapt_episodes = integer("adapt_episodes", adapt_episodes, 0, TasksuiteError)
+    eval_episodes = integer("eval_episodes", eval_episodes, 1, TasksuiteError)
+    seeds = integer("seeds", seeds, 1, TasksuiteError)
+    reference_episodes = integer("reference_episodes", reference_episodes, 1, TasksuiteError)
+    budget = integer("budget", budget, 1, TasksuiteError)
     if max_tasks is not None:
-        _count("max_tasks", max_tasks, 1)
+        max_tasks = integer("max_tasks", max_tasks, 1, TasksuiteError)
+    progress = boolean("progress", progress, TasksuiteError)
 
     runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)

@@ -121,7 +121,9 @@ class Reference:
         found = {"family": self.family, "family_version": self.family_version, "task_id": self.task_id}
         if episodes is not None:
             expected["env_seeds"], found["env_seeds"] = tuple(reference_seeds(task, episodes)), self.env_seeds
-        differing = [f"{key} {found[key]!r} (expected {value!r})" for key, value in expected.items() if found[key] != value]
+        differing = [
+            f"{key} {found[key]!r} (expected {value!r})" for key, value in expected.items() if found[key] != value
+        ]
         if differing:
             raise IntegrityError(f"reference is not that of task {task.id}: " + ", ".join(differing))
         return self

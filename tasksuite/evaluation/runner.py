@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
+from tasksuite.core.checks import integer
 from tasksuite.core.errors import TasksuiteError
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
@@ -59,10 +60,8 @@ class Runner:
     def __init__(self, backend: str = "local", workers: int | None = None) -> None:
         if backend not in BACKENDS:
             raise TasksuiteError(f"backend={backend!r} is not one of {BACKENDS}")
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise TasksuiteError(f"workers must be a positive integer, got {workers!r}")
         self.backend = backend
-        self.workers = workers or default_workers()
+        self.workers = default_workers() if workers is None else integer("workers", workers, 1, TasksuiteError)
         self._ray: Any = import_ray() if backend == "ray" else None
         self._started_ray = False
         self._executor: ProcessPoolExecutor | None = None
