@@ -8,12 +8,14 @@ would otherwise be copied into several of them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,15 @@ from torch import nn
 from tqdm import tqdm
 
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.core.io import atomic_write, atomic_write_text
+from tasksuite.core.errors import InvalidConfigError
+from tasksuite.core.folder import claim_folder
+from tasksuite.core.io import atomic_write, atomic_write_text, temporary_prefix
 from tasksuite.core.task import Task
 
 CHECKPOINT = "checkpoint.pt"
 PROGRESS = "progress.csv"
+#: Config fields a resumed run may change: a larger budget continues the same run further.
+RESUMABLE_CHANGES = ("total_env_steps",)
 
 # ---------------------------------------------------------------------- seeding
 
@@ -261,15 +267,33 @@ def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """Write ``state`` (tensors, state dicts and JSON-able values only) atomically."""
+    """Write ``state`` (tensors, state dicts and JSON-able values only) atomically; its dicts' keys
+    are interned (in place) so that equal states give equal bytes (:func:`_intern_keys`)."""
     buffer = io.BytesIO()
-    torch.save(dict(state), buffer)
+    torch.save(_intern_keys(dict(state)), buffer)
     atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a checkpoint safely: ``weights_only=True`` refuses anything but tensors and plain data."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _intern_keys(value: Any) -> Any:
+    """``value`` with every (nested) dict's string keys interned, in place (order kept).
+
+    Pickle writes a string once per *object* and refers back to it after: whether two equal keys
+    are one object (a literal of the code) or two (built at run time, or unpickled from the
+    checkpoint a run resumed from) changes the bytes. With every key interned, a resumed run saves
+    exactly the bytes of an uninterrupted one.
+    """
+    if isinstance(value, dict):
+        for key in list(value):
+            item = value.pop(key)
+            value[sys.intern(key) if isinstance(key, str) else key] = _intern_keys(item)
+    elif isinstance(value, list):
+        value[:] = [_intern_keys(item) for item in value]
+    return value
 
 
 class ProgressLog:
@@ -310,18 +334,31 @@ class Run:
     A fresh run refuses to overwrite an existing checkpoint, so that a forgotten ``--resume``
     never silently throws training away. Checkpoints are written atomically every
     ``config.checkpoint_every`` iterations and at the end of the budget.
+
+    The run directory is a training folder (:mod:`tasksuite.core.folder`): a user's non-empty
+    folder is refused, and one process trains into it at a time; the run holds it from
+    construction until its :meth:`progress_bar` block ends. A resumed run must be the same run:
+    the checkpoint's baseline, benchmark (its splits' hash) and config (but the budget,
+    :data:`RESUMABLE_CHANGES`) must match, or :class:`InvalidConfigError` names what differs.
     """
 
     def __init__(
         self, algorithm: str, config: Any, benchmark: Benchmark, out_dir: str | os.PathLike[str], resume: bool
     ) -> None:
         self.algorithm, self.config = algorithm, config
+        self.benchmark = {"name": benchmark.name, "splits_hash": benchmark.splits.to_manifest(benchmark.name)["hash"]}
+        self.folder = claim_folder(out_dir, "training", parameter="out_dir")
         self.out = Path(out_dir)
         self.path = self.out / CHECKPOINT
         if self.path.exists() and not resume:
+            self.folder.release()
             raise FileExistsError(f"{self.path} exists: pass resume=True (--resume) to continue it, or another out_dir")
-        self.out.mkdir(parents=True, exist_ok=True)
+        for name in (CHECKPOINT, PROGRESS):  # leftovers of a write the last run was killed in
+            for stale in self.out.glob(f"{temporary_prefix(name)}*.tmp"):
+                stale.unlink()
         self.resumed = load_checkpoint(self.path) if resume and self.path.exists() else None
+        if self.resumed is not None:
+            self._check_same_run(self.resumed)
         seed_everything(config.seed, config.threads)
         probe = benchmark.make_env(benchmark.train_tasks[0])
         self.squash = Squash.from_space(probe.action_space)
@@ -331,6 +368,19 @@ class Run:
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]
         self.log = ProgressLog(self.out, state["progress"])
         self._saved: dict[str, Any] = {}
+
+    def _check_same_run(self, saved: Mapping[str, Any]) -> None:
+        """Refuse to resume a checkpoint of another baseline, benchmark, seed or config."""
+        now = {"algorithm": self.algorithm, "benchmark": self.benchmark, **config_to_dict(self.config)}
+        then = {"algorithm": saved.get("algorithm"), "benchmark": saved.get("benchmark"), **saved.get("config", {})}
+        differing = [key for key in now if key not in RESUMABLE_CHANGES and then.get(key) != now[key]]
+        if differing:
+            self.folder.release()
+            details = "; ".join(f"{key}: checkpoint {then.get(key)!r}, now {now[key]!r}" for key in differing)
+            raise InvalidConfigError(
+                f"cannot resume {self.path}: it is another run ({details}); resume with its settings, "
+                "or train into another out_dir"
+            )
 
     @property
     def done(self) -> bool:
@@ -348,9 +398,16 @@ class Run:
                 else:
                     value.copy_(self.resumed[name])
 
-    def progress_bar(self) -> tqdm:
-        """A tqdm bar over the step budget, starting where a resumed run left off."""
-        return tqdm(total=self.config.total_env_steps, initial=self.env_steps, unit="step", desc=self.algorithm)
+    @contextlib.contextmanager
+    def progress_bar(self) -> Iterator[tqdm]:
+        """A tqdm bar over the step budget, starting where a resumed run left off, for the
+        training loop's block; leaving the block (also by an error) releases the run directory."""
+        bar = tqdm(total=self.config.total_env_steps, initial=self.env_steps, unit="step", desc=self.algorithm)
+        try:
+            with bar:
+                yield bar
+        finally:
+            self.folder.release()
 
     def seed(self) -> int:
         """This iteration's seed; also reseeds torch, so a resumed run draws what the original drew."""
@@ -375,6 +432,7 @@ class Run:
             self.path,
             {
                 "algorithm": self.algorithm,
+                "benchmark": self.benchmark,
                 "config": config_to_dict(self.config),
                 "obs_dim": self.obs_dim,
                 "act_dim": self.act_dim,

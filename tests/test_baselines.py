@@ -7,6 +7,13 @@ tests (see the baselines' docs).
 
 from __future__ import annotations
 
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +22,8 @@ import tasksuite
 from tasksuite.baselines import algorithm, load_agent, train_baseline
 from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
+from tasksuite.core.errors import InvalidConfigError, OutputError
+from tasksuite.core.folder import claim_folder
 from tasksuite.evaluation import evaluate
 from tasksuite.evaluation.agent import TaskContext
 from tasksuite.evaluation.trial import run_trial
@@ -202,6 +211,70 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tiny_runs, tmp_path
     for key, tensor in uninterrupted.items():
         assert torch.equal(resumed[key], tensor), key
     assert read_progress(tmp_path) == read_progress(tiny_runs[name])
+    assert (tmp_path / "checkpoint.pt").read_bytes() == (tiny_runs[name] / "checkpoint.pt").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "named"),
+    [
+        ("maml", {"seed": 9}, "seed: checkpoint 0, now 9"),
+        ("maml", {"outer_lr": 0.5}, "outer_lr: checkpoint 0.001, now 0.5"),
+        ("maml", {"benchmark": "maml-navigation"}, "benchmark: checkpoint {'name': 'navigation-meta'"),
+        ("rl2", {}, "algorithm: checkpoint 'maml', now 'rl2'"),
+    ],
+    ids=["seed", "config", "benchmark", "baseline"],
+)
+def test_resume_refuses_another_run_naming_the_field(tmp_path, name, change, named):
+    run = tmp_path / "run"
+    train_baseline("maml", META, run, steps=800, **TINY["maml"])
+    before = (run / "checkpoint.pt").read_bytes()
+    options = {"benchmark": META, "steps": 1600, **TINY[name], **change}
+    with pytest.raises(InvalidConfigError, match=re.escape(named)):
+        train_baseline(name, out_dir=run, resume=True, **options)
+    assert (run / "checkpoint.pt").read_bytes() == before
+    train_baseline("maml", META, run, steps=1600, resume=True, **TINY["maml"])  # a larger budget is the same run
+
+
+@pytest.mark.slow
+def test_a_training_killed_at_a_random_point_resumes_to_the_same_bytes(tiny_runs, tmp_path):
+    out = tmp_path / "run"
+    overrides = [f"--set={key}={value}" for key, value in TINY["maml"].items()]
+    command = [sys.executable, "-m", "tasksuite.cli", "train", "maml", "--benchmark", "navigation-meta"]
+    command += ["--out", str(out), "--steps", str(TINY_STEPS["maml"]), *overrides]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(random.uniform(1.0, 6.0))  # a random point: before the first checkpoint, between two, or in one
+    process.kill()
+    process.wait()
+    assert (
+        main(
+            [
+                "train",
+                "maml",
+                "--benchmark",
+                "navigation-meta",
+                "--out",
+                str(out),
+                "--steps",
+                "4000",
+                "--resume",
+                *overrides,
+            ]
+        )
+        == 0
+    )
+    assert (out / "checkpoint.pt").read_bytes() == (tiny_runs["maml"] / "checkpoint.pt").read_bytes()
+    assert not list(out.glob("*.tmp")) and read_progress(out) == read_progress(tiny_runs["maml"])
+
+
+def test_two_trainings_never_share_a_folder(tiny_runs, tmp_path):
+    (tmp_path / "mine.txt").write_text("a user's file")
+    with pytest.raises(OutputError, match="tasksuite did not create and it is not empty"):
+        train_baseline("maml", META, tmp_path, steps=800, **TINY["maml"])
+    with claim_folder(tmp_path / "run", "training"):  # as another process training there would
+        with pytest.raises(OutputError, match=f"being written by another tasksuite process \\(pid {os.getpid()}\\)"):
+            train_baseline("maml", META, tmp_path / "run", steps=800, **TINY["maml"])
+    with pytest.raises(OutputError, match="is a training folder, not a results folder"):
+        evaluate(tiny_runs["maml"], agent="tasksuite.evaluation.agents:random", workers=1, progress=False)
 
 
 def test_same_seed_same_checkpoint_other_seed_other_checkpoint(tiny_runs, tmp_path):
