@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tasksuite.baselines.config import check_value
 from tasksuite.core.errors import InvalidConfigError, UnknownNameError
 
 ALGORITHMS = ("maml", "rl2", "pearl", "multitask")
-_KINDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string", tuple: "a list"}
 
 
 def algorithm(name: str) -> ModuleType:
@@ -37,18 +37,29 @@ def train_baseline(
     steps: int | None = None,
     seed: int = 0,
     resume: bool = False,
+    settings: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Path:
     """Train baseline ``name`` on ``benchmark`` (a name or a :class:`Benchmark`) into ``out_dir``.
 
     ``steps`` overrides the config's environment-step budget and ``overrides`` any other config
-    field. Returns the checkpoint's path; :func:`load_agent` turns it into an agent.
+    field; ``settings`` holds more of them as a mapping (what ``tasksuite train --set`` collects:
+    any name, even one of this function's own parameters, gets a clear error). Returns the
+    checkpoint's path; :func:`load_agent` turns it into an agent.
     """
     import tasksuite
 
     module = algorithm(name)
+    twice = sorted(set(settings or {}) & set(overrides))
+    if twice:
+        raise InvalidConfigError(f"config field(s) {twice} given both in settings and as keyword arguments")
+    overrides = {**(settings or {}), **overrides}
     if isinstance(benchmark, str):
         benchmark = tasksuite.make_benchmark(benchmark)
+    if "seed" in overrides:
+        raise InvalidConfigError("give the seed as seed=... (--seed), not as a config override")
+    if steps is not None and "total_env_steps" in overrides:
+        raise InvalidConfigError("give the budget once: steps=... (--steps) or total_env_steps, not both")
     if steps is not None:
         overrides["total_env_steps"] = steps
     config = module.Config(seed=seed, **checked_overrides(name, module.Config, overrides))
@@ -57,29 +68,13 @@ def train_baseline(
 
 def checked_overrides(name: str, config_class: type, overrides: dict[str, Any]) -> dict[str, Any]:
     """``overrides`` of baseline ``name``'s config, each checked against its field's default type
-    (an int is a valid float, a list a valid tuple); a clear error names a wrong one."""
-    fields = {field.name: field.default for field in dataclasses.fields(config_class)}
+    (an int is a valid float, a list a valid tuple) and declared range
+    (:mod:`tasksuite.baselines.config`); a clear error names a wrong one."""
+    fields = {field.name: field for field in dataclasses.fields(config_class)}
     unknown = set(overrides) - set(fields)
     if unknown:
         raise UnknownNameError(f"{name} has no config field(s) {sorted(unknown)}; fields are {sorted(fields)}")
-    checked = {}
-    for key, value in overrides.items():
-        default = fields[key]
-        if isinstance(default, tuple) and isinstance(value, list | tuple):
-            value = tuple(value)
-            valid = all(type(item) is type(default[0]) for item in value) if default else True
-        elif isinstance(default, float) and type(value) is int:
-            value, valid = float(value), True
-        else:
-            valid = type(value) is type(default)  # bool is not an int here, nor an int a bool
-        if isinstance(value, float) and not math.isfinite(value):
-            valid = False
-        if not valid:
-            raise InvalidConfigError(
-                f"{name} config field {key!r} takes {_KINDS[type(default)]} like its default {default!r}, got {value!r}"
-            )
-        checked[key] = value
-    return checked
+    return {key: check_value(name, fields[key], value) for key, value in overrides.items()}
 
 
 def load_agent(checkpoint: str | os.PathLike[str], **options: Any) -> Any:

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -422,6 +423,15 @@ class Run:
         self.log.add(iteration=self.iteration, env_steps=self.env_steps, **scalars)
         bar.update(env_steps)
         bar.set_postfix({name: f"{value:.3g}" for name, value in scalars.items()})
+        if self.done and self.env_steps > self.config.total_env_steps:
+            bar.total = self.env_steps  # iterations run whole: the bar ends at the steps really taken
+            bar.refresh()
+            if self.env_steps == env_steps:  # the budget was smaller than the one iteration it ran
+                warnings.warn(
+                    f"{self.algorithm}: total_env_steps={self.config.total_env_steps} is less than one "
+                    f"iteration: the run trained one whole iteration, {self.env_steps} env steps",
+                    stacklevel=2,
+                )
         if self.iteration % self.config.checkpoint_every == 0 or self.done:
             self.save()
 

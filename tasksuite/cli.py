@@ -318,7 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             steps=args.steps,
             seed=args.seed,
             resume=args.resume,
-            **dict(args.set or []),
+            settings=dict(args.set or []),
         )
     except FileExistsError as error:
         raise TasksuiteError(str(error)) from error

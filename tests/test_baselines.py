@@ -7,6 +7,7 @@ tests (see the baselines' docs).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import re
@@ -17,6 +18,8 @@ import time
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tasksuite
 from tasksuite.baselines import algorithm, load_agent, train_baseline
@@ -323,6 +326,77 @@ def test_train_command_overrides_config_fields_and_names_a_wrong_one(tmp_path, c
     with pytest.raises(SystemExit):
         main([*args, "--set", "envs_per_task"])
     assert "expected FIELD=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "named"),
+    [
+        ("maml", "inner_lr=-1", "'inner_lr' = -1.0: must be > 0"),
+        ("maml", "gamma=2", "'gamma' = 2.0: must be > 0 and <= 1"),
+        ("maml", "hidden=[0]", "'hidden' = (0,): each item must be >= 1"),
+        ("maml", "outer_epochs=0", "'outer_epochs' = 0: must be >= 1"),
+        ("maml", "checkpoint_every=-1", "'checkpoint_every' = -1: must be >= 1"),
+        ("maml", "checkpoint_every=0", "'checkpoint_every' = 0: must be >= 1"),
+        ("rl2", "threads=0", "'threads' = 0: must be >= 1"),
+        ("rl2", "total_env_steps=0", "'total_env_steps' = 0: must be >= 1"),
+        ("maml", "tasks_per_batch=0", "'tasks_per_batch' = 0: must be >= 1"),
+        ("pearl", "encoder_factors=dense", "'encoder_factors' = 'dense': must be one of 'full', 'diagonal'"),
+        ("maml", "seed=5", "give the seed as seed=... (--seed)"),
+        ("maml", "total_env_steps=5000 --steps 800", "give the budget once"),
+    ],
+)
+def test_config_fields_declare_their_ranges_and_the_cli_names_field_value_and_range(
+    tmp_path, capsys, name, override, named
+):
+    args = ["train", name, "--benchmark", "navigation-meta", "--out", str(tmp_path / "run")]
+    setting, *more = override.split()  # all refused before any training: no budget needed
+    assert main([*args, "--set", setting, *more]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+def test_a_config_built_in_python_is_checked_as_overrides_are():
+    with pytest.raises(InvalidConfigError, match=r"'inner_lr' = 0.0: must be > 0"):
+        algorithm("maml").Config(inner_lr=0.0)
+    with pytest.raises(InvalidConfigError, match="'hidden' takes a list"):
+        algorithm("multitask").Config(hidden=(64, True))
+    assert algorithm("maml").Config(hidden=[8], inner_lr=1).hidden == (8,)  # a list is a tuple, an int a float
+
+
+def _config_fields():
+    return [(name, field) for name in TINY for field in dataclasses.fields(algorithm(name).Config)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    choice=st.sampled_from(_config_fields()),
+    value=st.one_of(
+        st.integers(-5, 5),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.booleans(),
+        st.text(max_size=5),
+        st.none(),
+        st.lists(st.integers(-2, 3), max_size=3),
+        st.lists(st.floats(), max_size=2),
+    ),
+)
+def test_every_config_field_accepts_exactly_its_declared_values(choice, value):
+    name, field = choice
+    try:
+        config = algorithm(name).Config(**{field.name: value})
+    except InvalidConfigError as error:
+        assert repr(field.name) in str(error)  # the message names the field
+        return
+    checked = getattr(config, field.name)  # accepted: of the default's type and inside the declared range
+    assert type(checked) is type(field.default)
+    assert all(field.metadata["range"].admits(item) for item in (checked if isinstance(checked, tuple) else (checked,)))
+    assert not isinstance(value, bool) or isinstance(field.default, bool)
+
+
+def test_a_budget_smaller_than_one_iteration_is_stated(tmp_path):
+    with pytest.warns(UserWarning, match="total_env_steps=1000 is less than one iteration: .* 1600 env steps"):
+        train_baseline("maml", META, tmp_path, steps=1000, **TINY["maml"])
+    assert read_progress(tmp_path)[-1]["env_steps"] == 1600
 
 
 # ---------------------------------------------------------------------- the agent protocol
