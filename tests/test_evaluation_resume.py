@@ -187,3 +187,38 @@ def test_a_second_evaluate_on_the_same_folder_is_refused_naming_the_first(tmp_pa
     assert config["eval_episodes"] == 2
     runs = {json.loads(line)["run"] for path in _unit_files(out) for line in path.read_text().splitlines()}
     assert runs == {run_hash(config)} and len(_unit_files(out)) == UNITS
+
+
+SLEEPING_POOL = """
+import sys, time
+from tasksuite.evaluation.runner import Runner
+
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds
+
+if __name__ == "__main__":
+    with Runner("local", workers=2) as runner:  # the pool validate's jobs run on, too
+        print("started", flush=True)
+        for _ in runner.map(sleep, [60, 60, 60]):
+            pass
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_runners_workers_end_with_the_process_that_started_them(tmp_path, sig):
+    script = tmp_path / "pool.py"
+    script.write_text(SLEEPING_POOL)
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert process.stdout.readline() == b"started\n"
+        deadline = time.monotonic() + 60
+        while len(workers := descendants(process.pid)) < 3:  # the forkserver and two workers
+            assert time.monotonic() < deadline, "the pool's workers did not start"
+            time.sleep(0.1)
+        os.kill(process.pid, sig)
+        process.wait(timeout=30)
+        assert_no_orphans(workers)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)

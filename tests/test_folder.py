@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tasksuite.cli import main
 from tasksuite.core.errors import IntegrityError, OutputError
 from tasksuite.core.folder import LOCK, MARKER, check_folder, claim_folder
 from tasksuite.core.io import atomic_write_text, parse_json, read_json
@@ -132,3 +133,16 @@ def test_reading_json_back_refuses_what_tasksuite_never_writes(tmp_path, data, r
     with pytest.raises(IntegrityError, match=reason):
         read_json(tmp_path / "f.json")
     assert parse_json('{"a": 1.5}', "here") == {"a": 1.5}
+
+
+def test_the_manifest_command_refuses_a_device_a_fifo_or_a_link(tmp_path, capsys):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere.json")
+    for target, kind in [
+        (os.devnull, "a character device"),
+        (tmp_path / "fifo", "a FIFO"),
+        (tmp_path / "link", "a symbolic link"),
+    ]:
+        assert main(["manifest", "navigation-meta", "--out", str(target)]) == 2
+        assert f"is {kind}; tasksuite only writes regular files" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere.json").exists() and (tmp_path / "link").is_symlink()
