@@ -349,10 +349,17 @@ class Run:
         self.algorithm, self.config = algorithm, config
         self.benchmark = {"name": benchmark.name, "splits_hash": benchmark.splits.to_manifest(benchmark.name)["hash"]}
         self.folder = claim_folder(out_dir, "training", parameter="out_dir")
+        try:
+            self._start(out_dir, benchmark, resume)
+        except BaseException:
+            self.folder.release()
+            raise
+
+    def _start(self, out_dir: str | os.PathLike[str], benchmark: Benchmark, resume: bool) -> None:
+        """The set-up after the folder is claimed (which releases it if this raises)."""
         self.out = Path(out_dir)
         self.path = self.out / CHECKPOINT
         if self.path.exists() and not resume:
-            self.folder.release()
             raise FileExistsError(f"{self.path} exists: pass resume=True (--resume) to continue it, or another out_dir")
         for name in (CHECKPOINT, PROGRESS):  # leftovers of a write the last run was killed in
             for stale in self.out.glob(f"{temporary_prefix(name)}*.tmp"):
@@ -360,7 +367,7 @@ class Run:
         self.resumed = load_checkpoint(self.path) if resume and self.path.exists() else None
         if self.resumed is not None:
             self._check_same_run(self.resumed)
-        seed_everything(config.seed, config.threads)
+        seed_everything(self.config.seed, self.config.threads)
         probe = benchmark.make_env(benchmark.train_tasks[0])
         self.squash = Squash.from_space(probe.action_space)
         self.obs_dim, self.act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
@@ -376,7 +383,6 @@ class Run:
         then = {"algorithm": saved.get("algorithm"), "benchmark": saved.get("benchmark"), **saved.get("config", {})}
         differing = [key for key in now if key not in RESUMABLE_CHANGES and then.get(key) != now[key]]
         if differing:
-            self.folder.release()
             details = "; ".join(f"{key}: checkpoint {then.get(key)!r}, now {now[key]!r}" for key in differing)
             raise InvalidConfigError(
                 f"cannot resume {self.path}: it is another run ({details}); resume with its settings, "

@@ -7,10 +7,17 @@ evaluated, skipped and reported); that the baselines learn is tested in test_bas
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from processes import assert_no_orphans, descendants
 
 import tasksuite
 from tasksuite.baselines import validate as validate_module
@@ -248,3 +255,55 @@ def test_validate_help_explains_the_plans(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "--quick" in text and "resumes" in text and "navigation-meta" in text
+
+
+CRASH_PLAN_SCRIPT = """
+import sys
+from tasksuite.baselines.validate import Plan, Training, validate
+
+PLAN = Plan(
+    "crash",
+    tuple(Training("maml", "navigation-meta", seed, steps=3200, overrides={"tasks_per_batch": 4, "episodes_per_task": 2,
+                                                                       "checkpoint_every": 1}) for seed in (0, 1)),
+    max_tasks=1,
+)
+if __name__ == "__main__":
+    validate(PLAN, sys.argv[1], workers=int(sys.argv[2]), progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_validate_killed_at_a_random_point_leaves_no_job_running_and_resumes_to_the_same_results(tmp_path):
+    script = tmp_path / "crash_plan.py"
+    script.write_text(CRASH_PLAN_SCRIPT)
+
+    def run(out, workers):
+        return subprocess.Popen([sys.executable, str(script), str(out), str(workers)], start_new_session=True)
+
+    killed = run(tmp_path / "killed", 2)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "killed").glob("runs/*/checkpoint.pt")):
+        assert killed.poll() is None and time.monotonic() < deadline, "no training checkpointed in time"
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 3.0))  # a random point: in a training, between, or in an evaluation
+    jobs = descendants(killed.pid)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert_no_orphans(jobs)
+    for process in (run(tmp_path / "killed", 2), run(tmp_path / "straight", 1)):
+        assert process.wait(timeout=300) == 0
+    for relative in [
+        *(
+            f"runs/maml-navigation-meta-seed{seed}/{name}"
+            for seed in (0, 1)
+            for name in ("checkpoint.pt", "progress.csv")
+        ),
+        *(
+            f"evaluations/maml-navigation-meta-seed{seed}/{name}"
+            for seed in (0, 1)
+            for name in ("episodes.jsonl", "summary.json")
+        ),
+    ]:
+        assert (tmp_path / "killed" / relative).read_bytes() == (tmp_path / "straight" / relative).read_bytes(), (
+            relative
+        )

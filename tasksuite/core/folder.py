@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -50,10 +51,11 @@ class OwnedFolder:
         """Whether this claim still holds the folder's lock."""
         return self._fd is not None
 
-    def release(self) -> None:
+    def release(self, _close: Callable[[int], None] = os.close) -> None:
         """Let another process claim the folder (idempotent)."""
+        # ``_close`` is bound at definition: ``__del__`` may run at interpreter exit, after ``os`` is gone.
         if self._fd is not None:
-            os.close(self._fd)  # closing the only descriptor of the open file drops the flock
+            _close(self._fd)  # closing the only descriptor of the open file drops the flock
             self._fd = None
 
     def __enter__(self) -> OwnedFolder:

@@ -192,7 +192,11 @@ def file_digests(*kwargs: Mapping[str, Any] | None) -> dict[str, str]:
     for options in kwargs:
         for value in (options or {}).values():
             if isinstance(value, str | os.PathLike) and os.fspath(value) and Path(value).is_file():
-                digests[os.fspath(value)] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+                sha = hashlib.sha256()
+                with open(value, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(2**20), b""):  # a checkpoint may be large
+                        sha.update(chunk)
+                digests[os.fspath(value)] = sha.hexdigest()
     return dict(sorted(digests.items()))
 
 
