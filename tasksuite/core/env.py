@@ -145,7 +145,9 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         """Start an episode.
 
         ``seed`` seeds ``np_random``, which draws both the task (when none is
-        fixed) and the initial state. ``options={"task": task}`` fixes a new task.
+        fixed) and the initial state: ``None`` or an integer >= 0, a NumPy integer
+        included (the vector envs' rule too; see :mod:`tasksuite.core.checks`).
+        ``options={"task": task}`` fixes a new task.
         """
         super().reset(seed=check_seed(seed))  # NumPy integers too: one rule with the vector envs
         options = check_options(options)

@@ -9,7 +9,9 @@ one ``mujoco.batch.Batch`` stepping every sub-env on threads); the others get
 Both behave exactly like ``SyncVectorEnv`` over ``family.make_env(task_i)``
 (the tests compare trajectories bit for bit):
 
-* ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; with ``tasks=None``
+* ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (``s``: an integer >= 0,
+  NumPy integers included, as in the single env; or a list of one seed per
+  sub-env); with ``tasks=None``
   every sub-env draws a new training task at each of its resets.
 * Autoreset (Gymnasium 1.x ``AutoresetMode``): ``NEXT_STEP`` (default) — the
   step after a sub-env's episode ends resets it, returning its first
