@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import os
-import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tasksuite.baselines.config import check_value
 from tasksuite.core.errors import InvalidConfigError, TasksuiteError, UnknownNameError, did_you_mean
 
 ALGORITHMS = ("maml", "rl2", "pearl", "multitask")
@@ -26,7 +26,6 @@ INSTALL_TORCH = (
     "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, then, from a clone of "
     "tasksuite, pip install '.[baselines]'"
 )
-_KINDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string", tuple: "a list"}
 
 
 def import_with_torch(module: str) -> ModuleType:
@@ -54,12 +53,8 @@ def checkpoint_algorithm(checkpoint: str | os.PathLike[str]) -> str:
 
     Raises :class:`TasksuiteError` when the file is not a baseline checkpoint (``OSError`` when it cannot be read).
     """
-    torch = import_with_torch("torch")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as error:
-        raise TasksuiteError(f"{checkpoint} is not a tasksuite.baselines checkpoint: {error}") from error
-    name = state.get("algorithm") if isinstance(state, dict) else None
+    common = import_with_torch("tasksuite.baselines.common")
+    name = common.load_checkpoint(checkpoint, mmap=True).get("algorithm")
     if name not in ALGORITHMS:
         raise TasksuiteError(f"{checkpoint} is not a tasksuite.baselines checkpoint: it names no baseline")
     return name
@@ -72,30 +67,32 @@ def train_baseline(
     steps: int | None = None,
     seed: int = 0,
     resume: bool = False,
+    settings: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Path:
     """Train baseline ``name`` on ``benchmark`` (a name or a :class:`Benchmark`) into ``out_dir``.
 
     ``steps`` overrides the config's environment-step budget and ``overrides`` any other config
-    field. Returns the checkpoint's path; :func:`load_agent` turns it into an agent.
+    field; ``settings`` holds more of them as a mapping (what ``tasksuite train --set`` collects:
+    any name, even one of this function's own parameters, gets a clear error). Returns the
+    checkpoint's path; :func:`load_agent` turns it into an agent.
     """
     import tasksuite
 
     module = algorithm(name)
+    twice = sorted(set(settings or {}) & set(overrides))
+    if twice:
+        raise InvalidConfigError(f"config field(s) {twice} given both in settings and as keyword arguments")
+    overrides = {**(settings or {}), **overrides}
     if isinstance(benchmark, str):
         benchmark = tasksuite.make_benchmark(benchmark)
-    from tasksuite.baselines.common import CHECKPOINT  # torch is there: algorithm() imported it
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise TasksuiteError(f"out_dir={str(out)!r} is an existing file; a run directory is a folder")
-    if resume and (out / CHECKPOINT).exists():
-        found = checkpoint_algorithm(out / CHECKPOINT)
-        if found != name:
-            raise TasksuiteError(
-                f"{out / CHECKPOINT} was written by {found}, not {name}: resume it as {found}, "
-                "or give another run directory"
-            )
+    if "seed" in overrides:
+        raise InvalidConfigError("give the seed as seed=... (--seed), not as a config override")
+    if steps is not None and "total_env_steps" in overrides:
+        raise InvalidConfigError("give the budget once: steps=... (--steps) or total_env_steps, not both")
     if steps is not None:
         overrides["total_env_steps"] = steps
     config = module.Config(seed=seed, **checked_overrides(name, module.Config, overrides))
@@ -104,30 +101,14 @@ def train_baseline(
 
 def checked_overrides(name: str, config_class: type, overrides: dict[str, Any]) -> dict[str, Any]:
     """``overrides`` of baseline ``name``'s config, each checked against its field's default type
-    (an int is a valid float, a list a valid tuple); a clear error names a wrong one."""
-    fields = {field.name: field.default for field in dataclasses.fields(config_class)}
+    (an int is a valid float, a list a valid tuple) and declared range
+    (:mod:`tasksuite.baselines.config`); a clear error names a wrong one."""
+    fields = {field.name: field for field in dataclasses.fields(config_class)}
     unknown = set(overrides) - set(fields)
     if unknown:
         hints = "".join(did_you_mean(field, fields) for field in sorted(unknown))
         raise UnknownNameError(f"{name} has no config field(s) {sorted(unknown)}{hints}; fields are {sorted(fields)}")
-    checked = {}
-    for key, value in overrides.items():
-        default = fields[key]
-        if isinstance(default, tuple) and isinstance(value, list | tuple):
-            value = tuple(value)
-            valid = all(type(item) is type(default[0]) for item in value) if default else True
-        elif isinstance(default, float) and type(value) is int:
-            value, valid = float(value), True
-        else:
-            valid = type(value) is type(default)  # bool is not an int here, nor an int a bool
-        if isinstance(value, float) and not math.isfinite(value):
-            valid = False
-        if not valid:
-            raise InvalidConfigError(
-                f"{name} config field {key!r} takes {_KINDS[type(default)]} like its default {default!r}, got {value!r}"
-            )
-        checked[key] = value
-    return checked
+    return {key: check_value(name, fields[key], value) for key, value in overrides.items()}
 
 
 def load_agent(checkpoint: str | os.PathLike[str], **options: Any) -> Any:

@@ -8,12 +8,16 @@ would otherwise be copied into several of them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+import pickle
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -25,12 +29,16 @@ from torch import nn
 from tqdm import tqdm
 
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.core.io import atomic_write, atomic_write_text
+from tasksuite.core.errors import InvalidConfigError, TasksuiteError
+from tasksuite.core.folder import claim_folder
+from tasksuite.core.io import atomic_write, atomic_write_text, temporary_prefix
 from tasksuite.core.task import Task
 
 CHECKPOINT = "checkpoint.pt"
 PROGRESS = "progress.csv"
 SNAPSHOTS = "snapshots"
+#: Config fields a resumed run may change: a larger budget continues the same run further.
+RESUMABLE_CHANGES = ("total_env_steps",)
 
 # ---------------------------------------------------------------------- seeding
 
@@ -300,15 +308,44 @@ def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """Write ``state`` (tensors, state dicts and JSON-able values only) atomically."""
+    """Write ``state`` (tensors, state dicts and JSON-able values only) atomically; its dicts' keys
+    are interned (in place) so that equal states give equal bytes (:func:`_intern_keys`)."""
     buffer = io.BytesIO()
-    torch.save(dict(state), buffer)
+    torch.save(_intern_keys(dict(state)), buffer)
     atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint safely: ``weights_only=True`` refuses anything but tensors and plain data."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load_checkpoint(path: str | os.PathLike[str], mmap: bool = False) -> dict[str, Any]:
+    """Load a checkpoint safely: ``weights_only=True`` refuses anything but tensors and plain data.
+
+    Raises :class:`TasksuiteError` naming the file when it is no such checkpoint (garbage, truncated,
+    or carrying code); ``mmap`` maps the tensors instead of reading them (to read a field cheaply).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TasksuiteError(f"{path} is not a tasksuite.baselines checkpoint ({first})") from error
+    if not isinstance(state, dict):
+        raise TasksuiteError(f"{path} is not a tasksuite.baselines checkpoint (it holds no dict)")
+    return state
+
+
+def _intern_keys(value: Any) -> Any:
+    """``value`` with every (nested) dict's string keys interned, in place (order kept).
+
+    Pickle writes a string once per *object* and refers back to it after: whether two equal keys
+    are one object (a literal of the code) or two (built at run time, or unpickled from the
+    checkpoint a run resumed from) changes the bytes. With every key interned, a resumed run saves
+    exactly the bytes of an uninterrupted one.
+    """
+    if isinstance(value, dict):
+        for key in list(value):
+            item = value.pop(key)
+            value[sys.intern(key) if isinstance(key, str) else key] = _intern_keys(item)
+    elif isinstance(value, list):
+        value[:] = [_intern_keys(item) for item in value]
+    return value
 
 
 class ProgressLog:
@@ -353,6 +390,12 @@ class Run:
     Snapshots for learning curves: each time the env steps pass another ``1 / SNAPSHOTS`` of the
     budget, ``snapshots/<env steps>.pt`` receives what the agent needs (the tracked objects named
     in ``agent_keys``; no optimizer or replay buffer), loadable by the baseline's ``load_agent``.
+
+    The run directory is a training folder (:mod:`tasksuite.core.folder`): a user's non-empty
+    folder is refused, and one process trains into it at a time; the run holds it from
+    construction until its :meth:`progress_bar` block ends. A resumed run must be the same run:
+    the checkpoint's baseline, benchmark (its splits' hash) and config (but the budget,
+    :data:`RESUMABLE_CHANGES`) must match, or :class:`InvalidConfigError` names what differs.
     """
 
     SNAPSHOTS = 5
@@ -367,13 +410,27 @@ class Run:
         agent_keys: Sequence[str] = ("policy",),
     ) -> None:
         self.algorithm, self.config, self.agent_keys = algorithm, config, tuple(agent_keys)
+        self.benchmark = {"name": benchmark.name, "splits_hash": benchmark.splits.to_manifest(benchmark.name)["hash"]}
+        self.folder = claim_folder(out_dir, "training", parameter="out_dir")
+        try:
+            self._start(out_dir, benchmark, resume)
+        except BaseException:
+            self.folder.release()
+            raise
+
+    def _start(self, out_dir: str | os.PathLike[str], benchmark: Benchmark, resume: bool) -> None:
+        """The set-up after the folder is claimed (which releases it if this raises)."""
         self.out = Path(out_dir)
         self.path = self.out / CHECKPOINT
         if self.path.exists() and not resume:
             raise FileExistsError(f"{self.path} exists: pass resume=True (--resume) to continue it, or another out_dir")
-        self.out.mkdir(parents=True, exist_ok=True)
+        for name in (CHECKPOINT, PROGRESS):  # leftovers of a write the last run was killed in
+            for stale in self.out.glob(f"{temporary_prefix(name)}*.tmp"):
+                stale.unlink()
         self.resumed = load_checkpoint(self.path) if resume and self.path.exists() else None
-        seed_everything(config.seed, config.threads)
+        if self.resumed is not None:
+            self._check_same_run(self.resumed)
+        seed_everything(self.config.seed, self.config.threads)
         probe = benchmark.make_env(benchmark.train_tasks[0])
         self.squash = Squash.from_space(probe.action_space)
         self.obs_dim, self.act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
@@ -382,6 +439,18 @@ class Run:
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]
         self.log = ProgressLog(self.out, state["progress"])
         self._saved: dict[str, Any] = {}
+
+    def _check_same_run(self, saved: Mapping[str, Any]) -> None:
+        """Refuse to resume a checkpoint of another baseline, benchmark, seed or config."""
+        now = {"algorithm": self.algorithm, "benchmark": self.benchmark, **config_to_dict(self.config)}
+        then = {"algorithm": saved.get("algorithm"), "benchmark": saved.get("benchmark"), **saved.get("config", {})}
+        differing = [key for key in now if key not in RESUMABLE_CHANGES and then.get(key) != now[key]]
+        if differing:
+            details = "; ".join(f"{key}: checkpoint {then.get(key)!r}, now {now[key]!r}" for key in differing)
+            raise InvalidConfigError(
+                f"cannot resume {self.path}: it is another run ({details}); resume with its settings, "
+                "or train into another out_dir"
+            )
 
     @property
     def done(self) -> bool:
@@ -399,9 +468,16 @@ class Run:
                 else:
                     value.copy_(self.resumed[name])
 
-    def progress_bar(self) -> tqdm:
-        """A tqdm bar over the step budget, starting where a resumed run left off."""
-        return tqdm(total=self.config.total_env_steps, initial=self.env_steps, unit="step", desc=self.algorithm)
+    @contextlib.contextmanager
+    def progress_bar(self) -> Iterator[tqdm]:
+        """A tqdm bar over the step budget, starting where a resumed run left off, for the
+        training loop's block; leaving the block (also by an error) releases the run directory."""
+        bar = tqdm(total=self.config.total_env_steps, initial=self.env_steps, unit="step", desc=self.algorithm)
+        try:
+            with bar:
+                yield bar
+        finally:
+            self.folder.release()
 
     def seed(self) -> int:
         """This iteration's seed; also reseeds torch, so a resumed run draws what the original drew."""
@@ -425,6 +501,15 @@ class Run:
         self.log.add(iteration=self.iteration, env_steps=self.env_steps, **scalars)
         bar.update(env_steps)
         bar.set_postfix({name: f"{value:.3g}" for name, value in scalars.items()})
+        if self.done and self.env_steps > self.config.total_env_steps:
+            bar.total = self.env_steps  # iterations run whole: the bar ends at the steps really taken
+            bar.refresh()
+            if self.env_steps == env_steps:  # the budget was smaller than the one iteration it ran
+                warnings.warn(
+                    f"{self.algorithm}: total_env_steps={self.config.total_env_steps} is less than one "
+                    f"iteration: the run trained one whole iteration, {self.env_steps} env steps",
+                    stacklevel=2,
+                )
         if self.iteration % self.config.checkpoint_every == 0 or self.done:
             self.save()
 
@@ -432,6 +517,7 @@ class Run:
         objects = {name: self._saved[name] for name in names}
         return {
             "algorithm": self.algorithm,
+            "benchmark": self.benchmark,
             "config": config_to_dict(self.config),
             "obs_dim": self.obs_dim,
             "act_dim": self.act_dim,

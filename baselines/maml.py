@@ -44,6 +44,7 @@ from tasksuite.baselines.common import (
     rollout,
     task_batch,
 )
+from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 
@@ -52,21 +53,24 @@ from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 class Config:
     """MAML hyperparameters (defaults: navigation-meta)."""
 
-    seed: int = 0
-    total_env_steps: int = 2_000_000  # meta-training budget, pre- and post-adaptation episodes counted
-    tasks_per_batch: int = 20  # tasks per meta-batch (original: 20)
-    episodes_per_task: int = 10  # K: episodes per task for the inner step, in training and at test time
-    inner_steps: int = 1  # gradient steps of the adaptation (original: 1); 0 trains the paper's "pretrained"
-    # comparison instead: one policy on all training tasks, no adaptation in training
-    inner_lr: float = 0.1  # adaptation step size (original: 0.1)
-    outer_lr: float = 1e-3  # Adam step size of the meta-update
-    outer_epochs: int = 5  # clipped-surrogate Adam steps per meta-batch
-    clip: float = 0.2  # PPO clip range of the outer objective
-    gamma: float = 0.99  # discount
-    hidden: tuple[int, ...] = (64, 64)  # policy MLP widths
-    init_log_std: float = 0.0  # initial log std of the pre-squash Gaussian
-    checkpoint_every: int = 10  # iterations between checkpoints
-    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+    seed: int = ranged(0, low=0)
+    total_env_steps: int = ranged(2_000_000, low=1)  # meta-training budget, pre- and post-adaptation episodes counted
+    tasks_per_batch: int = ranged(20, low=1)  # tasks per meta-batch (original: 20)
+    episodes_per_task: int = ranged(10, low=1)  # K: episodes per task for the inner step, in training and at test time
+    inner_steps: int = ranged(1, low=0)  # gradient steps of the adaptation (original: 1); 0 trains the paper's
+    # "pretrained" comparison instead: one policy on all training tasks, no adaptation in training
+    inner_lr: float = ranged(0.1, above=0.0)  # adaptation step size (original: 0.1)
+    outer_lr: float = ranged(1e-3, above=0.0)  # Adam step size of the meta-update
+    outer_epochs: int = ranged(5, low=1)  # clipped-surrogate Adam steps per meta-batch
+    clip: float = ranged(0.2, above=0.0)  # PPO clip range of the outer objective
+    gamma: float = ranged(0.99, above=0.0, high=1.0)  # discount
+    hidden: tuple[int, ...] = ranged((64, 64), low=1)  # policy MLP widths
+    init_log_std: float = ranged(0.0)  # initial log std of the pre-squash Gaussian
+    checkpoint_every: int = ranged(10, low=1)  # iterations between checkpoints
+    threads: int = ranged(1, low=1)  # torch CPU threads (fixed, for reproducibility)
+
+    def __post_init__(self) -> None:
+        check_config(self)  # every field against its declared range (tasksuite.baselines.config)
 
 
 # ---------------------------------------------------------------------- advantages (linear feature baseline)

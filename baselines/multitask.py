@@ -41,6 +41,7 @@ from tasksuite.baselines.common import (
     mlp,
     rollout,
 )
+from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import InvalidTaskError
 from tasksuite.core.splits import Splits
@@ -53,21 +54,24 @@ from tasksuite.registry import get_family
 class Config:
     """Multi-task PPO hyperparameters (defaults: navigation-multitask)."""
 
-    seed: int = 0
-    total_env_steps: int = 200_000  # training budget
-    envs_per_task: int = 8  # parallel episodes of every training task per iteration
-    hidden: tuple[int, ...] = (64, 64)  # policy and value MLP widths
-    lr: float = 1e-3  # Adam step size
-    epochs: int = 10  # PPO passes over each batch
-    minibatches: int = 4  # minibatches per pass
-    clip: float = 0.2  # PPO clip range
-    gamma: float = 0.99  # discount
-    lam: float = 0.95  # GAE lambda
-    max_grad_norm: float = 0.5  # gradient clipping
-    init_log_std: float = 0.0  # initial log std of the pre-squash Gaussian
-    normalize: bool = True  # observations and rewards by running statistics
-    checkpoint_every: int = 10  # iterations between checkpoints
-    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+    seed: int = ranged(0, low=0)
+    total_env_steps: int = ranged(200_000, low=1)  # training budget
+    envs_per_task: int = ranged(8, low=1)  # parallel episodes of every training task per iteration
+    hidden: tuple[int, ...] = ranged((64, 64), low=1)  # policy and value MLP widths
+    lr: float = ranged(1e-3, above=0.0)  # Adam step size
+    epochs: int = ranged(10, low=1)  # PPO passes over each batch
+    minibatches: int = ranged(4, low=1)  # minibatches per pass
+    clip: float = ranged(0.2, above=0.0)  # PPO clip range
+    gamma: float = ranged(0.99, above=0.0, high=1.0)  # discount
+    lam: float = ranged(0.95, low=0.0, high=1.0)  # GAE lambda
+    max_grad_norm: float = ranged(0.5, above=0.0)  # gradient clipping
+    init_log_std: float = ranged(0.0)  # initial log std of the pre-squash Gaussian
+    normalize: bool = ranged(True)  # observations and rewards by running statistics
+    checkpoint_every: int = ranged(10, low=1)  # iterations between checkpoints
+    threads: int = ranged(1, low=1)  # torch CPU threads (fixed, for reproducibility)
+
+    def __post_init__(self) -> None:
+        check_config(self)  # every field against its declared range (tasksuite.baselines.config)
 
 
 class RunningMoments(nn.Module):

@@ -46,6 +46,7 @@ from tasksuite.baselines.common import (
     mlp,
     rollout,
 )
+from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 
@@ -54,36 +55,40 @@ from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 class Config:
     """PEARL hyperparameters (defaults: navigation-meta)."""
 
-    seed: int = 0
-    total_env_steps: int = 300_000  # meta-training budget (initial collection included)
-    latent_dim: int = 5  # size of z (paper: 5)
-    hidden: tuple[int, ...] = (64, 64)  # actor, critic and encoder widths
-    initial_episodes: int = 1  # prior-z episodes collected on every training task before training
-    tasks_per_iteration: int = 5  # tasks collected from per iteration (paper: 5)
-    gradient_steps: int = 100  # gradient steps per iteration
-    meta_batch: int = 16  # tasks per gradient step (paper: 16)
-    batch_size: int = 64  # RL transitions per task and gradient step
-    context_size: int = 64  # context transitions per task and gradient step
-    context_episodes: int = 2  # the encoder trains on this many first episodes of each task's latest
+    seed: int = ranged(0, low=0)
+    total_env_steps: int = ranged(300_000, low=1)  # meta-training budget (initial collection included)
+    latent_dim: int = ranged(5, low=1)  # size of z (paper: 5)
+    hidden: tuple[int, ...] = ranged((64, 64), low=1)  # actor, critic and encoder widths
+    initial_episodes: int = ranged(1, low=1)  # prior-z episodes collected on every training task before training
+    tasks_per_iteration: int = ranged(5, low=1)  # tasks collected from per iteration (paper: 5)
+    gradient_steps: int = ranged(100, low=1)  # gradient steps per iteration
+    meta_batch: int = ranged(16, low=1)  # tasks per gradient step (paper: 16)
+    batch_size: int = ranged(64, low=1)  # RL transitions per task and gradient step
+    context_size: int = ranged(64, low=1)  # context transitions per task and gradient step
+    context_episodes: int = ranged(2, low=1)  # the encoder trains on this many first episodes of each task's latest
     # collection: 1 = the prior-z episode only (the paper's setting), 2 = also the first posterior
     # episode, as the context after two adaptation episodes at test time
-    capacity: int = 5_000  # replay transitions kept per task
-    reward_scale: float = 10.0  # rewards are multiplied by this in the critic's targets: the critic's loss,
-    # which trains the encoder, must outweigh the KL term or z carries no task information
-    init_alpha: float = 0.5  # initial entropy temperature (then tuned towards entropy -act_dim, measured
-    # in unit action coordinates [-1, 1]^act_dim: reachable on any action box, so the temperature stays bounded)
-    kl_weight: float = 0.1  # weight of KL(posterior || prior) (paper: 0.1)
-    encoder_factors: str = "full"  # "full" (diagonal + rank-one precision) or "diagonal" (paper): ContextEncoder
-    critic_reward: str = "env"  # what the critic learns from: "env" (the reward the agent is scored on) or
-    # "dense" (info["dense_reward"] of sparse families; the encoder's context keeps the env's sparse reward),
-    # as the PEARL code does on the sparse point robot
-    lr: float = 1e-3  # Adam step size of the actor, critics and temperature
-    encoder_lr: float = 3e-4  # Adam step size of the context encoder: slower than the actor's, so
+    capacity: int = ranged(5_000, low=1)  # replay transitions kept per task
+    reward_scale: float = ranged(10.0, above=0.0)  # rewards are multiplied by this in the critic's targets:
+    # the critic's loss, which trains the encoder, must outweigh the KL term or z carries no task information
+    init_alpha: float = ranged(0.5, above=0.0)  # initial entropy temperature (then tuned towards entropy -act_dim,
+    # measured in unit action coordinates [-1, 1]^act_dim: reachable on any action box, so it stays bounded)
+    kl_weight: float = ranged(0.1, low=0.0)  # weight of KL(posterior || prior) (paper: 0.1)
+    encoder_factors: str = ranged("full", choices=("full", "diagonal"))  # "full" (diagonal + rank-one
+    # precision) or "diagonal" (paper): ContextEncoder
+    critic_reward: str = ranged("env", choices=("env", "dense"))  # what the critic learns from: "env" (the
+    # reward the agent is scored on) or "dense" (info["dense_reward"] of sparse families; the encoder's context
+    # keeps the env's sparse reward), as the PEARL code does on the sparse point robot
+    lr: float = ranged(1e-3, above=0.0)  # Adam step size of the actor, critics and temperature
+    encoder_lr: float = ranged(3e-4, above=0.0)  # Adam step size of the context encoder: slower than the actor's, so
     # that the actor can follow the meaning of z as it forms
-    gamma: float = 0.99  # discount
-    tau: float = 0.005  # target-critic averaging rate
-    checkpoint_every: int = 20  # iterations between checkpoints
-    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+    gamma: float = ranged(0.99, above=0.0, high=1.0)  # discount
+    tau: float = ranged(0.005, above=0.0, high=1.0)  # target-critic averaging rate
+    checkpoint_every: int = ranged(20, low=1)  # iterations between checkpoints
+    threads: int = ranged(1, low=1)  # torch CPU threads (fixed, for reproducibility)
+
+    def __post_init__(self) -> None:
+        check_config(self)  # every field against its declared range (tasksuite.baselines.config)
 
 
 # ---------------------------------------------------------------------- networks

@@ -150,7 +150,8 @@ TABLE: tuple[Row, ...] = (
         "warehouse-multitask",
         steps=10_000_000,
         overrides={"envs_per_task": 4, "checkpoint_every": 50},
-        why="pushing 50 shapes: train score 0.69 at 10M env steps, 0.12 at 3M; 4 episodes per shape: 20k-step batches",
+        why="pushing 50 shapes: train score 0.69 at 10M env steps, 0.12 at 3M; "
+        "4 episodes per shape keep a batch at 20k",
     ),
 )
 

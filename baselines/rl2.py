@@ -35,6 +35,7 @@ from tasksuite.baselines.common import (
     rollout,
     task_batch,
 )
+from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 
@@ -43,23 +44,27 @@ from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
 class Config:
     """RL² hyperparameters (defaults: navigation-meta)."""
 
-    seed: int = 0
-    total_env_steps: int = 1_000_000  # meta-training budget
-    parallel_trials: int = 64  # trials per PPO batch, one task each (drawn with replacement)
-    episodes_per_trial: int = 3  # episodes of one task the hidden state carries over
-    hidden: int = 64  # GRU width
-    lr: float = 2e-3  # Adam step size
-    epochs: int = 4  # PPO passes over each batch
-    minibatches: int = 4  # trials are split into this many minibatches per pass
-    clip: float = 0.2  # PPO clip range
-    reward_scale: float = 0.1  # rewards are multiplied by this for the PPO losses (keeps value errors O(1))
-    gamma: float = 0.99  # discount (across the episodes of a trial)
-    lam: float = 0.95  # GAE lambda
-    value_coef: float = 0.5  # weight of the value loss
-    max_grad_norm: float = 0.5  # gradient clipping
-    init_log_std: float = 0.0  # initial log std of the pre-squash Gaussian
-    checkpoint_every: int = 10  # iterations between checkpoints
-    threads: int = 1  # torch CPU threads (fixed, for reproducibility)
+    seed: int = ranged(0, low=0)
+    total_env_steps: int = ranged(1_000_000, low=1)  # meta-training budget
+    parallel_trials: int = ranged(64, low=1)  # trials per PPO batch, one task each (drawn with replacement)
+    episodes_per_trial: int = ranged(3, low=1)  # episodes of one task the hidden state carries over
+    hidden: int = ranged(64, low=1)  # GRU width
+    lr: float = ranged(2e-3, above=0.0)  # Adam step size
+    epochs: int = ranged(4, low=1)  # PPO passes over each batch
+    minibatches: int = ranged(4, low=1)  # trials are split into this many minibatches per pass
+    clip: float = ranged(0.2, above=0.0)  # PPO clip range
+    reward_scale: float = ranged(0.1, above=0.0)  # rewards are multiplied by this for the PPO losses
+    # (keeps value errors O(1))
+    gamma: float = ranged(0.99, above=0.0, high=1.0)  # discount (across the episodes of a trial)
+    lam: float = ranged(0.95, low=0.0, high=1.0)  # GAE lambda
+    value_coef: float = ranged(0.5, low=0.0)  # weight of the value loss
+    max_grad_norm: float = ranged(0.5, above=0.0)  # gradient clipping
+    init_log_std: float = ranged(0.0)  # initial log std of the pre-squash Gaussian
+    checkpoint_every: int = ranged(10, low=1)  # iterations between checkpoints
+    threads: int = ranged(1, low=1)  # torch CPU threads (fixed, for reproducibility)
+
+    def __post_init__(self) -> None:
+        check_config(self)  # every field against its declared range (tasksuite.baselines.config)
 
 
 class RecurrentPolicy(nn.Module):

@@ -54,6 +54,7 @@ from tasksuite.baselines import train_baseline
 from tasksuite.baselines.common import CHECKPOINT, PROGRESS, read_progress, snapshots
 from tasksuite.baselines.plan import Plan, Training, Transfer, full_plan, quick_plan
 from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.folder import claim_folder
 from tasksuite.core.io import atomic_write_json
 from tasksuite.evaluation.agents import Factory
 from tasksuite.evaluation.harness import evaluate
@@ -229,7 +230,23 @@ def validate(
     """
     root = Path(out)
     part = plan.select(methods, benchmarks, seeds)
-    _prepare(root, plan)
+    with claim_folder(root, "validate"):  # one validate per folder: a second one names this pid and stops
+        _prepare(root, plan)
+        return _run(root, plan, part, workers, progress, command, methods, benchmarks, seeds, backend)
+
+
+def _run(
+    root: Path,
+    plan: Plan,
+    part: Sequence[Training | Transfer],
+    workers: int | None,
+    progress: bool,
+    command: str | None,
+    methods: Sequence[str] | None,
+    benchmarks: Sequence[str] | None,
+    seeds: int | None,
+    backend: str,
+) -> dict[str, Any]:
     started, wall = time.time(), time.perf_counter()
     load = os.getloadavg()
     skipped = {t.name: reason for t in part if isinstance(t, Transfer) and (reason := unavailable_trainer(t.trainer))}

@@ -346,7 +346,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             steps=args.steps,
             seed=args.seed,
             resume=args.resume,
-            **dict(args.set or []),
+            settings=dict(args.set or []),
         )
     except FileExistsError as error:
         raise TasksuiteError(str(error)) from error
@@ -412,7 +412,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     headers += ["test success", "near / far distance"]
     print(format_table(headers, rows))
     for check in summary["acceptance"]:
-        print(f"{'pass' if check['passed'] else 'FAIL'}  {check['benchmark']}")
+        outcome = {True: "pass", False: "FAIL", None: "not run yet"}[check["passed"]]
+        print(f"{outcome}  {check['benchmark']}")
         for verdict in check["methods"]:
             print(f"      {verdict['label']}: {verdict['reason']}")
     for name, reason in summary["not_run"].items():

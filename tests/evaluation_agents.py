@@ -131,6 +131,11 @@ def slow_random(delay: float = 0.05) -> SlowRandom:
     return SlowRandom(delay)
 
 
+def from_checkpoint(checkpoint: str) -> SlowRandom:
+    """A random agent standing for one loaded from ``checkpoint`` (a file the harness fingerprints)."""
+    return SlowRandom(0.0)
+
+
 def greedy_policy(obs: np.ndarray) -> np.ndarray:
     """A plain ``obs -> action`` callable (no Agent methods): heads for (0, 0.5) at full speed."""
     return steer(obs[:2].astype(np.float64), np.array([0.0, 0.5]))

@@ -7,8 +7,18 @@ tests (see the baselines' docs).
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch", reason="the baselines need torch")
 
@@ -16,6 +26,8 @@ import tasksuite
 from tasksuite.baselines import algorithm, common, load_agent, train_baseline
 from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
+from tasksuite.core.errors import InvalidConfigError, OutputError
+from tasksuite.core.folder import claim_folder
 from tasksuite.evaluation import evaluate
 from tasksuite.evaluation.agent import TaskContext
 from tasksuite.evaluation.trial import run_trial
@@ -203,6 +215,70 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tiny_runs, tmp_path
     for key, tensor in uninterrupted.items():
         assert torch.equal(resumed[key], tensor), key
     assert read_progress(tmp_path) == read_progress(tiny_runs[name])
+    assert (tmp_path / "checkpoint.pt").read_bytes() == (tiny_runs[name] / "checkpoint.pt").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "named"),
+    [
+        ("maml", {"seed": 9}, "seed: checkpoint 0, now 9"),
+        ("maml", {"outer_lr": 0.5}, "outer_lr: checkpoint 0.001, now 0.5"),
+        ("maml", {"benchmark": "maml-navigation"}, "benchmark: checkpoint {'name': 'navigation-meta'"),
+        ("rl2", {}, "algorithm: checkpoint 'maml', now 'rl2'"),
+    ],
+    ids=["seed", "config", "benchmark", "baseline"],
+)
+def test_resume_refuses_another_run_naming_the_field(tmp_path, name, change, named):
+    run = tmp_path / "run"
+    train_baseline("maml", META, run, steps=800, **TINY["maml"])
+    before = (run / "checkpoint.pt").read_bytes()
+    options = {"benchmark": META, "steps": 1600, **TINY[name], **change}
+    with pytest.raises(InvalidConfigError, match=re.escape(named)):
+        train_baseline(name, out_dir=run, resume=True, **options)
+    assert (run / "checkpoint.pt").read_bytes() == before
+    train_baseline("maml", META, run, steps=1600, resume=True, **TINY["maml"])  # a larger budget is the same run
+
+
+@pytest.mark.slow
+def test_a_training_killed_at_a_random_point_resumes_to_the_same_bytes(tiny_runs, tmp_path):
+    out = tmp_path / "run"
+    overrides = [f"--set={key}={value}" for key, value in TINY["maml"].items()]
+    command = [sys.executable, "-m", "tasksuite.cli", "train", "maml", "--benchmark", "navigation-meta"]
+    command += ["--out", str(out), "--steps", str(TINY_STEPS["maml"]), *overrides]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(random.uniform(1.0, 6.0))  # a random point: before the first checkpoint, between two, or in one
+    process.kill()
+    process.wait()
+    assert (
+        main(
+            [
+                "train",
+                "maml",
+                "--benchmark",
+                "navigation-meta",
+                "--out",
+                str(out),
+                "--steps",
+                "4000",
+                "--resume",
+                *overrides,
+            ]
+        )
+        == 0
+    )
+    assert (out / "checkpoint.pt").read_bytes() == (tiny_runs["maml"] / "checkpoint.pt").read_bytes()
+    assert not list(out.glob("*.tmp")) and read_progress(out) == read_progress(tiny_runs["maml"])
+
+
+def test_two_trainings_never_share_a_folder(tiny_runs, tmp_path):
+    (tmp_path / "mine.txt").write_text("a user's file")
+    with pytest.raises(OutputError, match="tasksuite did not create and it is not empty"):
+        train_baseline("maml", META, tmp_path, steps=800, **TINY["maml"])
+    with claim_folder(tmp_path / "run", "training"):  # as another process training there would
+        with pytest.raises(OutputError, match=f"being written by another tasksuite process \\(pid {os.getpid()}\\)"):
+            train_baseline("maml", META, tmp_path / "run", steps=800, **TINY["maml"])
+    with pytest.raises(OutputError, match="is a training folder, not a results folder"):
+        evaluate(tiny_runs["maml"], agent="tasksuite.evaluation.agents:random", workers=1, progress=False)
 
 
 def test_same_seed_same_checkpoint_other_seed_other_checkpoint(tiny_runs, tmp_path):
@@ -251,6 +327,77 @@ def test_train_command_overrides_config_fields_and_names_a_wrong_one(tmp_path, c
     with pytest.raises(SystemExit):
         main([*args, "--set", "envs_per_task"])
     assert "expected FIELD=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "named"),
+    [
+        ("maml", "inner_lr=-1", "'inner_lr' = -1.0: must be > 0"),
+        ("maml", "gamma=2", "'gamma' = 2.0: must be > 0 and <= 1"),
+        ("maml", "hidden=[0]", "'hidden' = (0,): each item must be >= 1"),
+        ("maml", "outer_epochs=0", "'outer_epochs' = 0: must be >= 1"),
+        ("maml", "checkpoint_every=-1", "'checkpoint_every' = -1: must be >= 1"),
+        ("maml", "checkpoint_every=0", "'checkpoint_every' = 0: must be >= 1"),
+        ("rl2", "threads=0", "'threads' = 0: must be >= 1"),
+        ("rl2", "total_env_steps=0", "'total_env_steps' = 0: must be >= 1"),
+        ("maml", "tasks_per_batch=0", "'tasks_per_batch' = 0: must be >= 1"),
+        ("pearl", "encoder_factors=dense", "'encoder_factors' = 'dense': must be one of 'full', 'diagonal'"),
+        ("maml", "seed=5", "give the seed as seed=... (--seed)"),
+        ("maml", "total_env_steps=5000 --steps 800", "give the budget once"),
+    ],
+)
+def test_config_fields_declare_their_ranges_and_the_cli_names_field_value_and_range(
+    tmp_path, capsys, name, override, named
+):
+    args = ["train", name, "--benchmark", "navigation-meta", "--out", str(tmp_path / "run")]
+    setting, *more = override.split()  # all refused before any training: no budget needed
+    assert main([*args, "--set", setting, *more]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+def test_a_config_built_in_python_is_checked_as_overrides_are():
+    with pytest.raises(InvalidConfigError, match=r"'inner_lr' = 0.0: must be > 0"):
+        algorithm("maml").Config(inner_lr=0.0)
+    with pytest.raises(InvalidConfigError, match="'hidden' takes a list"):
+        algorithm("multitask").Config(hidden=(64, True))
+    assert algorithm("maml").Config(hidden=[8], inner_lr=1).hidden == (8,)  # a list is a tuple, an int a float
+
+
+def _config_fields():
+    return [(name, field) for name in TINY for field in dataclasses.fields(algorithm(name).Config)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    choice=st.sampled_from(_config_fields()),
+    value=st.one_of(
+        st.integers(-5, 5),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.booleans(),
+        st.text(max_size=5),
+        st.none(),
+        st.lists(st.integers(-2, 3), max_size=3),
+        st.lists(st.floats(), max_size=2),
+    ),
+)
+def test_every_config_field_accepts_exactly_its_declared_values(choice, value):
+    name, field = choice
+    try:
+        config = algorithm(name).Config(**{field.name: value})
+    except InvalidConfigError as error:
+        assert repr(field.name) in str(error)  # the message names the field
+        return
+    checked = getattr(config, field.name)  # accepted: of the default's type and inside the declared range
+    assert type(checked) is type(field.default)
+    assert all(field.metadata["range"].admits(item) for item in (checked if isinstance(checked, tuple) else (checked,)))
+    assert not isinstance(value, bool) or isinstance(field.default, bool)
+
+
+def test_a_budget_smaller_than_one_iteration_is_stated(tmp_path):
+    with pytest.warns(UserWarning, match="total_env_steps=1000 is less than one iteration: .* 1600 env steps"):
+        train_baseline("maml", META, tmp_path, steps=1000, **TINY["maml"])
+    assert read_progress(tmp_path)[-1]["env_steps"] == 1600
 
 
 # ---------------------------------------------------------------------- the agent protocol
@@ -458,3 +605,27 @@ def test_baselines_switch_one_vector_env_to_new_tasks_instead_of_building_one(mo
     monkeypatch.setattr(type(META), "make_vec_env", lambda self, *a, **k: built.append(1) or real(self, *a, **k))
     train_baseline("rl2", META, tmp_path, steps=4000, **TINY["rl2"])
     assert len(built) == 1 and len(read_progress(tmp_path)) == 5
+
+
+@pytest.mark.slow
+def test_rl2_adapts_across_episodes_on_reaching_meta(tmp_path):
+    # At 1M env steps RL²'s episodes on reaching-meta scored alike (memory cleared or kept: the same); by
+    # 1.5M the trial's memory helps. A seeded run, evaluated by the harness on new tasks: the last
+    # episode with the trial's memory must beat the same agent with its memory cleared every episode.
+    reaching = tasksuite.make_benchmark("reaching-meta")
+    checkpoint = train_baseline("rl2", reaching, tmp_path / "run", steps=1_500_000, seed=0)
+    scores = {}
+    for memory in ("trial", "episode"):
+        summary = evaluate(
+            tmp_path / memory,
+            agent="tasksuite.baselines:load_agent",
+            agent_kwargs={"checkpoint": str(checkpoint), "memory": memory},
+            benchmark=reaching,
+            protocols="meta-test",
+            adapt_episodes=2,
+            seeds=1,
+            workers=1,
+            progress=False,
+        )
+        scores[memory] = summary["protocols"]["meta-test"]["splits"]["test"]
+    assert scores["trial"]["iqm"] > scores["episode"]["iqm"] + 0.02, scores

@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -121,16 +122,17 @@ def _malformed(tmp_path):
     (tmp_path / "a-file").write_text("not a folder")
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "config.json").write_text("{not json")
+    (tmp_path / "results" / ".tasksuite-folder.json").write_text('{"format": "tasksuite-folder", "kind": "results"}')
     agent = ["--agent", "tasksuite.evaluation.agents:oracle"]
     return [
         (["evaluate", *agent, "--benchmark", str(tmp_path / "missing.json"), "--out", "o"], "No such file"),
-        (["evaluate", *agent, "--benchmark", str(tmp_path / "garbage.json"), "--out", "o"], "not valid JSON"),
+        (["evaluate", *agent, "--benchmark", str(tmp_path / "garbage.json"), "--out", "o"], "not UTF-8"),
         (["evaluate", *agent, "--benchmark", str(tmp_path / "folder.json"), "--out", "o"], "Is a directory"),
         (["evaluate", *agent, "--out", str(tmp_path / "a-file")], "is an existing file"),
         (["train", "maml", "--benchmark", "navigation-meta", "--out", str(tmp_path / "a-file")], "is an existing file"),
         (["manifest", "navigation-meta", "--out", str(tmp_path / "results")], "is a folder"),
         (["report", str(tmp_path / "results")], "not valid JSON"),
-        (["report", str(tmp_path)], "no config.json"),
+        (["report", str(tmp_path)], "is not a results folder"),
         (["bench", "--seconds", "nan"], "positive, finite"),
         (["bench", "--seconds", "-1"], "positive, finite"),
         (["bench", "--seconds", "0"], "positive, finite"),
@@ -161,11 +163,11 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "message", "raised"),
     [
-        (["report", "."], "no config.json", "TasksuiteError"),
+        (["report", "."], "is not a results folder", "OutputError"),
         (
             ["manifest", "--generate", "navigation-meta", "--out", "x/m.json"],
-            "a folder was expected",
-            "FileExistsError",
+            "Not a directory",
+            "NotADirectoryError",
         ),
     ],
     ids=["tasksuite-error", "os-error"],
@@ -205,16 +207,19 @@ def test_missing_torch_is_the_same_one_line_everywhere(argv, tmp_path, capsys, m
 
 
 def test_a_checkpoint_of_another_baseline_or_garbage_is_one_line(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    (tmp_path / "rl2").mkdir()
-    torch.save({"algorithm": "rl2"}, tmp_path / "rl2" / "checkpoint.pt")
-    (tmp_path / "junk").mkdir()
+    pytest.importorskip("torch")
+    tiny = ["--steps", "800", "--set", "parallel_trials=8", "--set", "episodes_per_trial=2"]
+    assert main(["train", "rl2", "--benchmark", "navigation-meta", "--out", str(tmp_path / "rl2"), *tiny]) == 0
+    shutil.copytree(tmp_path / "rl2", tmp_path / "junk")
     (tmp_path / "junk" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
     train = ["train", "maml", "--benchmark", "navigation-meta", "--resume", "--out"]
     assert main([*train, str(tmp_path / "rl2")]) == 2
-    assert "was written by rl2, not maml" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "algorithm: checkpoint 'rl2', now 'maml'" in err and "Traceback" not in err and err.count("\n") == 1
     assert main([*train, str(tmp_path / "junk")]) == 2
-    assert "is not a tasksuite.baselines checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is not a tasksuite.baselines checkpoint" in err and "Traceback" not in err and err.count("\n") == 1
     evaluate = ["evaluate", "--agent", "tasksuite.baselines:load_agent", "--out", str(tmp_path / "o")]
     kwargs = json.dumps({"checkpoint": str(tmp_path / "junk" / "checkpoint.pt")})
     assert main([*evaluate, "--agent-kwargs", kwargs]) == 2

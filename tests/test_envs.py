@@ -188,3 +188,54 @@ def test_rgb_frame_has_the_right_shape_and_is_not_blank(name):
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and min(frame.shape[:2]) >= 64
     assert frame.std() > 5.0, "frame is blank"
     env.close()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_stable_baselines3_check_env_passes_on_every_split(name):
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker", reason="the dev extra installs SB3")
+    family = tasksuite.get_family(name)
+    for task in one_task_per_split(family).values():
+        env = gym.make(family.env_id, task=task)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            # Advice, not a conformance failure: the MAML paper's action box is [-0.1, 0.1].
+            warnings.filterwarnings("ignore", message="We recommend you to use a symmetric and normalized Box")
+            sb3_checker.check_env(env, warn=True)
+        env.close()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_the_spec_is_plain_data_with_the_horizon(name):
+    family = tasksuite.get_family(name)
+    task = one_task_per_split(family)["far"]
+    env = gym.make(family.env_id, task=task)
+    assert env.spec.max_episode_steps == family.horizon
+    assert env.spec.kwargs["task"] == task.to_dict()
+    rebuilt = gym.make(gym.envs.registration.EnvSpec.from_json(env.spec.to_json()))
+    assert rebuilt.unwrapped.get_task() == task
+    envs = gym.make_vec(family.env_id, 2, vectorization_mode="vector_entry_point", tasks=[task] * 2)
+    assert envs.spec.to_json() and envs.spec.max_episode_steps == family.horizon
+    envs.close()
+    env.reset(seed=0)
+    _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+    assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("mode", ["vector_entry_point", "sync"])
+def test_vector_envs_reach_each_sub_envs_task_api(name, mode):
+    family = tasksuite.get_family(name)
+    splits = family.splits(seed=7, n_train=2, n_test=1, n_ood=1)
+    envs = gym.make_vec(
+        family.env_id, 2, vectorization_mode=mode, **({"tasks": splits.train} if mode != "sync" else {})
+    )
+    envs.reset(seed=0)
+    envs.call("set_task", splits.test[0])  # learn2learn-style: one task for every sub-env
+    envs.reset(seed=1)
+    assert envs.call("get_task") == (splits.test[0],) * 2 and envs.get_attr("task") == (splits.test[0],) * 2
+    envs.set_attr("task", list(splits.train))
+    envs.reset(seed=2)
+    assert list(envs.call("get_task")) == list(splits.train)
+    sampled = envs.call("sample_tasks", 2)
+    assert len(sampled) == 2 and all(len(tasks) == 2 for tasks in sampled)
+    envs.close()

@@ -1,5 +1,6 @@
 """The evaluation harness end to end: acceptance numbers, protocols, failures, reports, CLI."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ from tasksuite import Benchmark, Splits, TasksuiteError
 from tasksuite.cli import main
 from tasksuite.evaluation import evaluate, redraw_report
 from tasksuite.evaluation.agents import ORACLE, RANDOM
+from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.report import TRANSFER_TOLERANCE
 from tasksuite.evaluation.scores import iqm
 
@@ -199,7 +201,7 @@ def test_cli_evaluate_and_report(tmp_path, capsys):
     assert row.split() == ["meta-test", "test", "0.00", "2", "2", "1.000", "[1.000,", "1.000]", "100%"]
     assert "privileged" in printed
     assert main(["report", str(out)]) == 0 and "report.md" in capsys.readouterr().out
-    assert main(["report", str(tmp_path)]) == 2 and "no config.json" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2 and "not a results folder" in capsys.readouterr().err
 
 
 def test_cli_rejects_bad_agent_kwargs(capsys):
@@ -229,7 +231,8 @@ def test_a_task_where_the_oracle_does_not_beat_random_is_flagged_not_divided_by(
     evaluate(tmp_path, RANDOM, "navigation-meta", "meta-test", max_tasks=2, **CHEAP)
     refs = json.loads((tmp_path / "references.json").read_text())
     flat = sorted(refs)[0]
-    refs[flat]["oracle_returns"] = refs[flat]["random_returns"]  # as if the oracle were no better than random
+    saved = Reference.from_dict(refs[flat])  # as if the oracle were no better than random:
+    refs[flat] = dataclasses.replace(saved, oracle_returns=saved.random_returns).to_dict()
     (tmp_path / "references.json").write_text(json.dumps(refs))
     summary = redraw_report(tmp_path)
     assert summary["degenerate_references"] == [flat]
@@ -237,3 +240,66 @@ def test_a_task_where_the_oracle_does_not_beat_random_is_flagged_not_divided_by(
     records = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
     assert all((r["normalized"] is None) == (r["task_id"] == flat) for r in records)
     assert f"`{flat}`" in (tmp_path / "report.md").read_text()
+
+
+# ---------------------------------------------------------------------- the results folder is the run's own
+
+
+def test_evaluate_refuses_a_users_folder_and_an_empty_path_without_touching_them(tmp_path, capsys):
+    (tmp_path / "d" / "x").mkdir(parents=True)
+    (tmp_path / "d" / "x" / ".keep.tmp").write_text("mine")
+    args = ["evaluate", "--agent", RANDOM, "--max-tasks", "1", "--seeds", "1", "--workers", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "d")]) == 2
+    assert "tasksuite did not create and it is not empty" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "d").rglob("*")] == ["x", ".keep.tmp"]
+    assert main([*args, "--out", ""]) == 2 and "out is empty" in capsys.readouterr().err
+
+
+def _evaluated(tmp_path):
+    out = tmp_path / "run"
+    evaluate(out, RANDOM, "navigation-meta", "meta-test", max_tasks=2, eval_episodes=1, **CHEAP)
+    return out, sorted((out / "units").rglob("*.jsonl"))
+
+
+def test_a_copied_or_edited_unit_file_is_refused_by_report_and_recomputed_by_evaluate(tmp_path):
+    out, (first, second) = _evaluated(tmp_path)
+    original = second.read_bytes()
+    faked = [{**json.loads(line), "ret": 1e6} for line in first.read_text().splitlines()]
+    second.write_text("".join(json.dumps(r) + "\n" for r in faked))  # fake returns: the digest no longer matches
+    with pytest.raises(TasksuiteError, match=rf"1 unit file\(s\) .* do not check out.*{second.name}.*digest"):
+        redraw_report(out)
+    second.write_bytes(first.read_bytes())  # a copy: intact digests, but another unit's records
+    with pytest.raises(TasksuiteError, match="a record of unit"):
+        redraw_report(out)
+    with pytest.warns(UserWarning, match="running unit .* again"):
+        evaluate(out, RANDOM, "navigation-meta", "meta-test", max_tasks=2, eval_episodes=1, **CHEAP)
+    assert second.read_bytes() == original
+
+
+def test_units_of_another_configuration_or_with_nan_are_not_reported(tmp_path):
+    out, (first, _) = _evaluated(tmp_path)
+    other = tmp_path / "other"
+    evaluate(other, RANDOM, "navigation-meta", "meta-test", max_tasks=2, eval_episodes=2, **CHEAP)
+    copied = other / first.relative_to(out)
+    first.write_bytes(copied.read_bytes())  # the same unit, run with E = 2: not this run's
+    with pytest.raises(TasksuiteError, match="written by another configuration"):
+        redraw_report(out)
+    first.write_text(copied.read_text().replace('"ret": ', '"ret": NaN, "x": ', 1))
+    with pytest.raises(TasksuiteError, match="NaN is not a number"):
+        redraw_report(out)
+
+
+def test_a_changed_agent_file_is_a_different_run(tmp_path):
+    checkpoint = tmp_path / "agent.json"
+    checkpoint.write_text("one")
+    options = {"agent_kwargs": {"checkpoint": str(checkpoint)}, "max_tasks": 1, "eval_episodes": 1, **CHEAP}
+    evaluate(tmp_path / "run", "evaluation_agents:from_checkpoint", "navigation-meta", "meta-test", **options)
+    checkpoint.write_text("two")  # retrained into the same path: its units must not be mixed with the new ones
+    with pytest.raises(TasksuiteError, match=r"different run .*files"):
+        evaluate(tmp_path / "run", "evaluation_agents:from_checkpoint", "navigation-meta", "meta-test", **options)
+
+
+def test_a_split_seed_with_a_manifest_is_an_error(tmp_path):
+    path = tasksuite.make_benchmark("navigation-meta").save_manifest(tmp_path / "m.json")
+    with pytest.raises(TasksuiteError, match="split_seed=3 cannot apply"):
+        evaluate(tmp_path / "run", RANDOM, path, "meta-test", split_seed=3, **CHEAP)

@@ -10,7 +10,7 @@ from tasksuite import TasksuiteError
 from tasksuite.evaluation import references
 from tasksuite.evaluation.agent import AgentBase, PolicyAgent
 from tasksuite.evaluation.agents import Factory, OracleAgent, load_object, spec_of
-from tasksuite.evaluation.results import ResultsDir
+from tasksuite.evaluation.results import ResultsDir, run_hash
 from tasksuite.evaluation.trial import derive_seed, episode_seed, run_trial
 
 META = tasksuite.make_benchmark("navigation-meta")
@@ -125,7 +125,44 @@ def test_references_are_measured_once_then_read_from_the_cache(monkeypatch, tmp_
     assert measured.oracle > measured.random and len(set(measured.random_returns)) == 3
     assert measured == references.measure_reference(family, task, 3)  # deterministic
     path.write_text("{truncated")
-    assert references.load_cached(family, task, 3, tmp_path) is None
+    with pytest.warns(UserWarning, match="not valid JSON"):
+        assert references.load_cached(family, task, 3, tmp_path) is None
+
+
+def _edited(data, **changes):
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda d: _edited(d, oracle_returns=[1e3] * 3), "digest"),  # returns edited by hand
+        (lambda d: _edited(d, oracle=1e3), "digest"),
+        (lambda d: json.loads(json.dumps(d).replace(str(d["oracle_returns"][0]), "NaN")), "NaN"),
+        (lambda d: _edited(d, task_id="navigation-000000000000"), "digest"),
+        (lambda d: {k: v for k, v in d.items() if k != "check"}, "exactly the keys"),
+        (lambda d: [d], "exactly the keys"),
+    ],
+    ids=["returns", "mean", "nan", "task-id", "no-digest", "not-an-object"],
+)
+def test_a_tampered_reference_cache_is_measured_again_with_a_warning(tmp_path, edit, reason):
+    family, task = META.family, META.test_tasks[0]
+    measured = references.measure_reference(family, task, 3)
+    references.store(family, task, measured, tmp_path)
+    path = references.cache_path(family, task, 3, tmp_path)
+    data = json.loads(path.read_text())
+    assert data["family"] == family.name and data["family_version"] == family.version and data["task_id"] == task.id
+    edited = edit(data)
+    path.write_text(edited if isinstance(edited, str) else json.dumps(edited))
+    with pytest.warns(UserWarning, match=reason):
+        assert references.load_cached(family, task, 3, tmp_path) is None
+
+
+def test_a_reference_cached_for_another_task_is_not_used(tmp_path):
+    family, (task, other) = META.family, META.test_tasks[:2]
+    references.store(family, task, references.measure_reference(family, other, 3), tmp_path)  # misfiled
+    with pytest.warns(UserWarning, match=f"not that of task {task.id}: task_id"):
+        assert references.load_cached(family, task, 3, tmp_path) is None
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
@@ -135,17 +172,26 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert references.cache_dir().parts[-2:] == (".cache", "tasksuite")
 
 
-def test_results_dir_refuses_to_mix_runs_and_cleans_interrupted_writes(tmp_path):
+def test_results_dir_refuses_to_mix_runs_and_cleans_only_its_own_interrupted_writes(tmp_path):
     results = ResultsDir(tmp_path / "run")
-    results.prepare({"agent": "a:b", "seeds": 2, "workers": 2})
+    with results.claim():
+        results.prepare({"agent": "a:b", "seeds": 2, "workers": 2})
     stale = results.units / "test" / ".seed0.jsonl.abc.tmp"
     stale.parent.mkdir(parents=True)
     stale.write_text('{"half": ')
-    results.prepare({"agent": "a:b", "seeds": 2, "workers": 8})  # execution settings may change
-    assert not stale.exists()
-    with pytest.raises(TasksuiteError, match=r"different run \(seeds: saved 2, now 3\)"):
-        results.prepare({"agent": "a:b", "seeds": 3, "workers": 2})
-    results.save_error("test/x/seed0", "boom", "Traceback ...")
-    results.save_unit("test/x/seed0", [{"unit": "test/x/seed0", "task_id": "x", "episode": 0}])
-    assert results.is_finished("test/x/seed0") and results.read_errors() == []
-    assert json.loads(results.unit_file("test/x/seed0").read_text()) == results.read_records()[0]
+    stale_config = results.root / ".config.json.abc.tmp"
+    stale_config.write_text("{")
+    foreign = results.root / "notes" / ".draft.tmp"  # not a temporary of the folder's own files
+    foreign.parent.mkdir()
+    foreign.write_text("mine")
+    with results.claim():
+        results.prepare({"agent": "a:b", "seeds": 2, "workers": 8})  # execution settings may change
+        assert not stale.exists() and not stale_config.exists() and foreign.read_text() == "mine"
+        with pytest.raises(TasksuiteError, match=r"different run \(seeds: saved 2, now 3\)"):
+            results.prepare({"agent": "a:b", "seeds": 3, "workers": 2})
+        results.save_error("test/x/seed0", "boom", "Traceback ...")
+        results.save_unit("test/x/seed0", [{"unit": "test/x/seed0", "task_id": "x", "episode": 0}])
+        assert results.is_finished("test/x/seed0") and results.read_errors() == []
+        assert results.read_records() == [{"unit": "test/x/seed0", "task_id": "x", "episode": 0}]
+        saved = json.loads(results.unit_file("test/x/seed0").read_text())
+        assert saved["run"] == run_hash({"agent": "a:b", "seeds": 2}) and len(saved["check"]) == 16

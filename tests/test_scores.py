@@ -9,7 +9,7 @@ from tasksuite.evaluation.scores import OVER_TASKS, SINGLE, STRATIFIED, aggregat
 
 
 def reference(oracle, random):
-    return Reference("navigation-000000000000", (1, 2), (oracle, oracle), (random, random))
+    return Reference("navigation", 0, "navigation-000000000000", (1, 2), (oracle, oracle), (random, random))
 
 
 def test_normalize_maps_random_to_zero_and_oracle_to_one():

@@ -7,10 +7,17 @@ evaluated, skipped and reported); that the baselines learn is tested in test_bas
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from processes import assert_no_orphans, descendants
 
 pytest.importorskip("torch", reason="the baselines need torch")
 
@@ -20,7 +27,8 @@ from tasksuite.baselines import validate as validate_module
 from tasksuite.baselines.plan import Plan, Row, Training, Transfer, full_plan, quick_plan
 from tasksuite.baselines.validate import Job, validate
 from tasksuite.cli import main
-from tasksuite.core.errors import TasksuiteError
+from tasksuite.core.errors import OutputError, TasksuiteError
+from tasksuite.core.folder import claim_folder
 from tasksuite.evaluation import harness, validation
 
 TINY_MAML = {"tasks_per_batch": 4, "episodes_per_task": 2}
@@ -237,6 +245,7 @@ def test_a_pair_that_did_not_run_stays_in_the_report_as_not_run(tmp_path):
     summary = validate(plan, tmp_path, workers=1, progress=False, methods=["maml"])
     (check,) = summary["acceptance"]
     assert [(v["label"], v["reason"]) for v in check["methods"]][1] == ("rl2", "not run yet")
+    assert check["methods"][1]["passed"] is None and check["passed"] is None  # undecided, not failed
     assert "| RL² | 2 | 0/1 |" in (tmp_path / "report.md").read_text()
 
 
@@ -314,6 +323,19 @@ def test_another_plan_in_the_same_folder_is_refused(tiny_run):
         validate(other, out, workers=1, progress=False)
 
 
+def test_one_validate_at_a_time_per_folder(tiny_run, tmp_path):
+    out, _ = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with claim_folder(copy, "validate"), pytest.raises(OutputError, match=f"{os.getpid()}"):
+        validate(TINY, copy, workers=1, progress=False)
+    with pytest.raises(OutputError, match="did not create"):  # a user's folder is never written into
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "notes.txt").write_text("mine")
+        validate(TINY, tmp_path / "mine", workers=1, progress=False)
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
 def test_a_failing_job_is_reported_and_the_others_stand(tmp_path):
     plan = Plan(
         "failing",
@@ -382,3 +404,53 @@ def test_validate_help_explains_the_plans(capsys):
     assert "--quick" in text and "resumes" in text and "navigation-meta" in text
     for option in ("--only", "--benchmarks", "--seeds", "--backend"):
         assert option in text
+
+
+CRASH_PLAN_SCRIPT = """
+import sys
+from tasksuite.baselines.plan import Plan, Row
+from tasksuite.baselines.validate import validate
+
+ROW = Row("maml", "navigation-meta", steps=3200, overrides={"tasks_per_batch": 4, "episodes_per_task": 2,
+                                                            "checkpoint_every": 1}, seeds=2)
+PLAN = Plan("crash", tuple(ROW.trainings(held_out=False)), max_tasks=1)
+if __name__ == "__main__":
+    validate(PLAN, sys.argv[1], workers=int(sys.argv[2]), progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_validate_killed_at_a_random_point_leaves_no_job_running_and_resumes_to_the_same_results(tmp_path):
+    script = tmp_path / "crash_plan.py"
+    script.write_text(CRASH_PLAN_SCRIPT)
+
+    def run(out, workers):
+        return subprocess.Popen([sys.executable, str(script), str(out), str(workers)], start_new_session=True)
+
+    killed = run(tmp_path / "killed", 2)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "killed").glob("runs/*/checkpoint.pt")):
+        assert killed.poll() is None and time.monotonic() < deadline, "no training checkpointed in time"
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 3.0))  # a random point: in a training, between, or in an evaluation
+    jobs = descendants(killed.pid)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert_no_orphans(jobs)
+    for process in (run(tmp_path / "killed", 2), run(tmp_path / "straight", 1)):
+        assert process.wait(timeout=300) == 0
+    for relative in [
+        *(
+            f"runs/maml-navigation-meta-seed{seed}/{name}"
+            for seed in (0, 1)
+            for name in ("checkpoint.pt", "progress.csv")
+        ),
+        *(
+            f"evaluations/maml-navigation-meta-seed{seed}/{name}"
+            for seed in (0, 1)
+            for name in ("episodes.jsonl", "summary.json")
+        ),
+    ]:
+        assert (tmp_path / "killed" / relative).read_bytes() == (tmp_path / "straight" / relative).read_bytes(), (
+            relative
+        )

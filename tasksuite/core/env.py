@@ -10,18 +10,37 @@ A family's subclass implements the simulation through three hooks:
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
+from tasksuite.core.checks import boolean, integer
+from tasksuite.core.checks import options as check_options
+from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, TasksuiteError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 
 TaskLike = Task | Mapping[str, Any]
+
+
+def plain_spec(spec: EnvSpec | None, horizon: int) -> EnvSpec | None:
+    """``spec`` as tools expect it: tasks in its kwargs as ``to_dict()`` dicts (so that
+    ``spec.to_json()`` works and ``gym.make(spec)`` rebuilds the env), and ``max_episode_steps``
+    the family's horizon (tools such as sb3-contrib's ``TimeFeatureWrapper`` read it)."""
+    if spec is None:
+        return None
+    kwargs = dict(spec.kwargs)
+    if isinstance(kwargs.get("task"), Task):
+        kwargs["task"] = kwargs["task"].to_dict()
+    if kwargs.get("tasks") is not None:
+        kwargs["tasks"] = [t.to_dict() if isinstance(t, Task) else t for t in kwargs["tasks"]]
+    return dataclasses.replace(spec, kwargs=kwargs, max_episode_steps=spec.max_episode_steps or horizon)
 
 
 class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -65,7 +84,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"render_mode={render_mode!r} is not supported; expected None or one of {self.metadata['render_modes']}"
             )
         self.render_mode = render_mode
-        self.task_observable = bool(task_observable)
+        self.task_observable = boolean("task_observable", task_observable)
         self._task: Task | None = None
         self._task_encoding: np.ndarray | None = None
         self._task_fixed = task is not None
@@ -95,6 +114,15 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
             self._switch_task(self.family.coerce_task(self._initial_task))
         del self._initial_task
 
+    @property  # type: ignore[override]
+    def spec(self) -> EnvSpec | None:
+        """The env's spec (set by ``gym.make``), with plain-data kwargs and the horizon (:func:`plain_spec`)."""
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        self.__dict__["_spec"] = plain_spec(spec, self.family.horizon)
+
     # ------------------------------------------------------------------ hooks for families
 
     @abstractmethod
@@ -117,10 +145,12 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         """Start an episode.
 
         ``seed`` seeds ``np_random``, which draws both the task (when none is
-        fixed) and the initial state. ``options={"task": task}`` fixes a new task.
+        fixed) and the initial state: ``None`` or an integer >= 0, a NumPy integer
+        included (the vector envs' rule too; see :mod:`tasksuite.core.checks`).
+        ``options={"task": task}`` fixes a new task.
         """
-        super().reset(seed=seed)
-        options = dict(options or {})
+        super().reset(seed=check_seed(seed))  # NumPy integers too: one rule with the vector envs
+        options = check_options(options)
         if "task" in options:
             self.set_task(options.pop("task"))
         if options:
@@ -142,7 +172,9 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         self._elapsed += 1
         if self.render_mode == "human":
             self.render()
-        return self._observe(obs), reward, terminated, truncated or self._elapsed >= self.family.horizon, info
+        # Plain Python types, as Gymnasium's and SB3's checkers require (families may compute NumPy scalars).
+        truncated = bool(truncated) or self._elapsed >= self.family.horizon
+        return self._observe(obs), float(reward), bool(terminated), truncated, info
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         if self._task_encoding is None:
@@ -153,6 +185,8 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         array = np.asarray(action)
         if array.shape != self._action_shape:
             raise InvalidActionError(f"action must have shape {self._action_shape}, got {array.shape} ({action!r})")
+        if array.dtype.kind not in "fiu":  # True <= 1.0 holds: booleans would pass the bounds check
+            raise InvalidActionError(f"action must hold numbers, got dtype {array.dtype} ({action!r})")
         if not self._inside_action_space(array):
             raise InvalidActionError(
                 f"action {array.tolist()!r} is outside the action space "
@@ -189,6 +223,10 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
             raise TasksuiteError("no task yet: call reset() first, or build the env with task=...")
         return self._task
 
+    @task.setter
+    def task(self, task: TaskLike) -> None:
+        self.set_task(task)  # so that a vector env's set_attr("task", ...) fixes it, as set_task does
+
     def get_task(self) -> Task:
         """The task being simulated (learn2learn's ``get_task``)."""
         return self.task
@@ -200,9 +238,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def sample_tasks(self, n: int) -> list[Task]:
         """``n`` tasks from the training distribution, drawn with the env's ``np_random``."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise InvalidTaskError(f"n must be a non-negative integer, got {n!r}")
-        return self.family.sample_tasks(self.np_random, int(n))
+        return self.family.sample_tasks(self.np_random, integer("n", n, 0))
 
     def _switch_task(self, task: Task) -> None:
         if task != self._task:

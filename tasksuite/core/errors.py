@@ -42,3 +42,13 @@ def did_you_mean(name: object, allowed: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` with the allowed name closest to ``name`` (difflib), or ``""`` if none is close."""
     matches = difflib.get_close_matches(str(name), list(allowed), n=1)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+class OutputError(TasksuiteError, OSError):
+    """A path tasksuite was asked to write is not one it may write: a special file, a folder of
+    another kind or with a user's files in it, or a folder another process is writing."""
+
+
+class IntegrityError(TasksuiteError, ValueError):
+    """Saved data (unit records, cached references, a checkpoint) does not match what claims to
+    have produced it, or holds a value tasksuite never writes (such as NaN)."""

@@ -16,12 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasksuite.core.errors import InvalidTaskError, ManifestError, TasksuiteError
-from tasksuite.core.io import atomic_write_json, read_json
-from tasksuite.core.task import Task, canonical_json
+from tasksuite.core.errors import IntegrityError, InvalidTaskError, ManifestError, TasksuiteError
+from tasksuite.core.io import atomic_write_json, parse_json
+from tasksuite.core.task import Task, canonical_json, check_task_dict
 
 MANIFEST_FORMAT = "tasksuite-split-manifest"
 MANIFEST_FORMAT_VERSION = 1
+#: Largest manifest file read (the published ones are under 50 kB).
+MAX_MANIFEST_BYTES = 16 * 2**20
+# The manifest schema: every key, and what its value must be.
+_SCHEMA: dict[str, tuple[str, Any]] = {
+    "format": ("a string", str),
+    "format_version": ("an integer", int),
+    "benchmark": ("a string or null", (str, type(None))),
+    "family": ("a family name (string)", str),
+    "family_version": ("an integer", int),
+    "seed": ("an integer >= 0", int),
+    "setting": ("'multi-task' or 'meta'", str),
+    "train": ("a list of task dicts", list),
+    "test": ("a list of task dicts", list),
+    "ood": ("a list of task dicts", list),
+    "hash": ("a string", str),
+}
 
 
 @dataclass(frozen=True)
@@ -92,10 +108,7 @@ class Splits:
                 f"manifest format_version {manifest.get('format_version')!r} is not supported; "
                 f"this tasksuite reads version {MANIFEST_FORMAT_VERSION}"
             )
-        required = {"family", "family_version", "seed", "setting", "train", "test", "ood", "hash"}
-        missing = required - set(manifest)
-        if missing:
-            raise ManifestError(f"manifest is missing key(s) {sorted(missing)}")
+        check_schema(manifest)
         body = {k: v for k, v in manifest.items() if k != "hash"}
         if _content_hash(body) != manifest["hash"]:
             raise ManifestError(
@@ -111,7 +124,7 @@ class Splits:
             splits = cls(
                 family=family.name,
                 family_version=family.version,
-                seed=int(manifest["seed"]),
+                seed=manifest["seed"],
                 setting=manifest["setting"],
                 train=tuple(Task.from_dict(t) for t in manifest["train"]),
                 test=tuple(Task.from_dict(t) for t in manifest["test"]),
@@ -138,6 +151,9 @@ class Splits:
         key = disjointness_key or (lambda task: task.id)
         if self.setting not in ("multi-task", "meta"):
             raise ManifestError(f"setting {self.setting!r} is not 'multi-task' or 'meta'")
+        if not self.train or not self.test:
+            empty = "train" if not self.train else "test"
+            raise ManifestError(f"splits need at least one task in train and in test; {empty!r} is empty")
         every = self.train + self.test + self.ood
         if any(t.family != self.family for t in every):
             raise ManifestError(f"splits of {self.family!r} contain tasks of another family")
@@ -153,9 +169,42 @@ class Splits:
             raise ManifestError("splits contain duplicate tasks")
 
 
+def check_schema(manifest: Mapping[str, Any]) -> None:
+    """Raise :class:`ManifestError` naming the key unless every key of the manifest schema is
+    present with a value of its type, and no other key is (task dicts: :func:`check_task_dict`)."""
+    missing = sorted(set(_SCHEMA) - set(manifest))
+    unknown = sorted(map(str, set(manifest) - set(_SCHEMA)))
+    if missing or unknown:
+        raise ManifestError(
+            f"manifest is missing key(s) {missing} / has unknown key(s) {unknown}; keys are {list(_SCHEMA)}"
+        )
+    for key, (allowed, types) in _SCHEMA.items():
+        value = manifest[key]
+        if isinstance(value, bool) or not isinstance(value, types) or (key == "seed" and value < 0):
+            raise ManifestError(f"manifest key {key!r} must be {allowed}, got {value!r:.80}")
+    for split in ("train", "test", "ood"):
+        for index, task in enumerate(manifest[split]):
+            try:
+                check_task_dict(task)
+            except InvalidTaskError as error:
+                raise ManifestError(f"manifest key {split!r}[{index}]: {error}") from None
+
+
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a manifest file's JSON (unverified; :meth:`Splits.from_manifest` verifies)."""
-    manifest = read_json(path, ManifestError)
+    """Parse a manifest file's JSON (unverified; :meth:`Splits.from_manifest` verifies).
+
+    Files over :data:`MAX_MANIFEST_BYTES`, not UTF-8, or not JSON are a :class:`ManifestError`.
+    """
+    try:
+        size = os.stat(path).st_size
+    except OSError as error:
+        raise ManifestError(f"cannot read manifest {path}: {error.strerror}") from None
+    if size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path}: {size} bytes is larger than a manifest may be ({MAX_MANIFEST_BYTES} bytes)")
+    try:
+        manifest = parse_json(Path(path).read_bytes(), str(path))
+    except IntegrityError as error:
+        raise ManifestError(str(error)) from None
     if not isinstance(manifest, dict):
         raise ManifestError(f"{path}: a manifest is a JSON object, got {type(manifest).__name__}")
     return manifest

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from tasksuite.core.errors import InvalidTaskError
 from tasksuite.core.params import ParamValue
 
@@ -21,6 +23,48 @@ from tasksuite.core.params import ParamValue
 def canonical_json(value: Any) -> str:
     """Key-sorted, whitespace-free JSON: the form hashed for ids and manifests."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+_TASK_KEYS = ("family", "params", "ood_level", "distance", "id")
+
+
+def check_task_dict(data: object) -> None:
+    """Raise :class:`InvalidTaskError` naming the field unless ``data`` has the shape of
+    :meth:`Task.to_dict` output: string ``family`` (and ``id``), ``params`` mapping parameter
+    names to numbers or strings, ``ood_level`` a string or ``None``, ``distance`` a finite number.
+    (Whether the values fit the family is :meth:`Task.from_dict`'s next check.)"""
+    if not isinstance(data, Mapping):
+        raise InvalidTaskError(f"a task dict must be a mapping, got {type(data).__name__}")
+    keys = [key for key in data if not isinstance(key, str)]
+    if keys:
+        raise InvalidTaskError(f"task dict keys must be strings, got {keys!r}")
+    missing = {"family", "params"} - set(data)
+    if missing:
+        raise InvalidTaskError(f"task dict is missing key(s) {sorted(missing)}; it has {sorted(data)}")
+    extra = set(data) - set(_TASK_KEYS)
+    if extra:
+        raise InvalidTaskError(f"task dict has unknown key(s) {sorted(extra)}; keys are {', '.join(_TASK_KEYS)}")
+    params = data["params"]
+    if not isinstance(params, Mapping):
+        raise InvalidTaskError(f"task dict 'params' must be a mapping, got {type(params).__name__}")
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise InvalidTaskError(f"task dict 'params' keys must be parameter names (strings), got {name!r}")
+        if not (isinstance(value, str) or (_is_number(value) and math.isfinite(value))):
+            raise InvalidTaskError(f"task dict 'params' {name!r} must be a finite number or a string, got {value!r}")
+    for key in ("family", "id"):
+        if key in data and not isinstance(data[key], str):
+            raise InvalidTaskError(f"task dict {key!r} must be a string, got {data[key]!r}")
+    if data.get("ood_level") is not None and not isinstance(data["ood_level"], str):
+        raise InvalidTaskError(f"task dict 'ood_level' must be a string or null, got {data['ood_level']!r}")
+    if "distance" in data:
+        distance = data["distance"]
+        if not _is_number(distance) or not math.isfinite(distance):
+            raise InvalidTaskError(f"task dict 'distance' must be a finite number, got {distance!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
 
 
 class Task:
@@ -114,23 +158,14 @@ class Task:
         """
         from tasksuite.registry import get_family
 
-        if not isinstance(data, Mapping):
-            raise InvalidTaskError(f"a task dict must be a mapping, got {type(data).__name__}")
-        missing = {"family", "params"} - set(data)
-        if missing:
-            raise InvalidTaskError(f"task dict is missing key(s) {sorted(missing)}; it has {sorted(data)}")
-        extra = set(data) - {"family", "params", "ood_level", "distance", "id"}
-        if extra:
-            raise InvalidTaskError(f"task dict has unknown key(s) {sorted(extra)}")
-        if not isinstance(data["params"], Mapping):
-            raise InvalidTaskError(f"task dict 'params' must be a mapping, got {type(data['params']).__name__}")
+        check_task_dict(data)
         task = get_family(data["family"]).task(**data["params"])
         if "ood_level" in data and data["ood_level"] != task.ood_level:
             raise InvalidTaskError(
                 f"task dict says ood_level={data['ood_level']!r} but family {task.family!r} "
                 f"places these parameters in {task.ood_level!r}"
             )
-        if "distance" in data and not math.isclose(float(data["distance"]), task.distance, rel_tol=1e-9, abs_tol=1e-12):
+        if "distance" in data and not math.isclose(data["distance"], task.distance, rel_tol=1e-9, abs_tol=1e-12):
             raise InvalidTaskError(
                 f"task dict says distance={data['distance']!r} but family {task.family!r} computes {task.distance!r}"
             )

@@ -9,7 +9,9 @@ one ``mujoco.batch.Batch`` stepping every sub-env on threads); the others get
 Both behave exactly like ``SyncVectorEnv`` over ``family.make_env(task_i)``
 (the tests compare trajectories bit for bit):
 
-* ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; with ``tasks=None``
+* ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (``s``: an integer >= 0,
+  NumPy integers included, as in the single env; or a list of one seed per
+  sub-env); with ``tasks=None``
   every sub-env draws a new training task at each of its resets.
 * Autoreset (Gymnasium 1.x ``AutoresetMode``): ``NEXT_STEP`` (default) — the
   step after a sub-env's episode ends resets it, returning its first
@@ -19,6 +21,10 @@ Both behave exactly like ``SyncVectorEnv`` over ``family.make_env(task_i)``
   holds its info) under the mask ``info["_final_obs"]``.
 * ``reset(options={"tasks": [...]})`` switches every sub-env's task;
   ``options={"reset_mask": mask}`` resets only some sub-envs.
+* ``call``, ``get_attr`` and ``set_attr`` reach each sub-env's task API, as
+  ``SyncVectorEnv``'s reach its envs: ``envs.call("set_task", task)``
+  (learn2learn-style) fixes ``task`` in every sub-env, ``envs.get_attr("task")``
+  returns each sub-env's task.
 """
 
 from __future__ import annotations
@@ -30,12 +36,16 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from tasksuite.core.env import TaskLike
-from tasksuite.core.errors import InvalidActionError, InvalidTaskError
+from tasksuite.core.checks import boolean, integer, sequence
+from tasksuite.core.checks import options as check_options
+from tasksuite.core.checks import seed as check_seed
+from tasksuite.core.env import TaskLike, plain_spec
+from tasksuite.core.errors import InvalidActionError, InvalidTaskError, UnknownNameError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 
@@ -47,11 +57,10 @@ def _family(family: str | TaskFamily) -> TaskFamily:
 
 
 def _check_count(num_envs: object, tasks: Sequence[TaskLike] | None) -> int:
-    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-        raise InvalidTaskError(f"num_envs must be a positive integer, got {num_envs!r}")
-    if tasks is not None and len(tasks) != num_envs:
+    num_envs = integer("num_envs", num_envs, 1)
+    if tasks is not None and len(sequence("tasks", tasks)) != num_envs:
         raise InvalidTaskError(f"num_envs={num_envs} but {len(tasks)} tasks were given: give one task per sub-env")
-    return int(num_envs)
+    return num_envs
 
 
 def _check_mode(autoreset_mode: AutoresetMode | str) -> AutoresetMode:
@@ -62,13 +71,36 @@ def _check_mode(autoreset_mode: AutoresetMode | str) -> AutoresetMode:
 
 
 def _seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
-    if seed is None:
-        return [None] * num_envs
-    if isinstance(seed, (int, np.integer)):
-        return [int(seed) + i for i in range(num_envs)]
+    """Sub-env ``i``'s seed: ``seed + i`` for one seed, ``seed[i]`` for a list (see :func:`checks.seed`)."""
+    if not isinstance(seed, (list, tuple)):
+        first = check_seed(seed)
+        return [None if first is None else first + i for i in range(num_envs)]
     if len(seed) != num_envs:
         raise InvalidTaskError(f"a list of seeds must have num_envs={num_envs} entries, got {len(seed)}")
-    return list(seed)
+    return [check_seed(s, f"seed[{i}]") for i, s in enumerate(seed)]
+
+
+def _reset_mask(mask: object, num_envs: int) -> np.ndarray:
+    """The sub-envs a ``reset_mask`` selects: a boolean array (or list of bools) with one entry per sub-env."""
+    array = np.asarray(mask)
+    if array.dtype != bool or array.shape != (num_envs,):
+        raise InvalidTaskError(
+            f"reset_mask must hold num_envs={num_envs} booleans, got {mask!r} (shape {array.shape}, {array.dtype})"
+        )
+    return np.flatnonzero(array)
+
+
+def _action_batch(actions: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``actions`` as an array of ``shape`` holding numbers (bounds are checked by the caller)."""
+    try:
+        array = np.asarray(actions)
+    except ValueError:  # ragged nested lists
+        raise InvalidActionError(f"actions must have shape {shape}, got ragged {type(actions).__name__}") from None
+    if array.shape != shape:
+        raise InvalidActionError(f"actions must have shape {shape}, got {array.shape}")
+    if array.dtype.kind not in "fiu":  # True <= 1.0 holds: booleans would pass the bounds check
+        raise InvalidActionError(f"actions must hold numbers, got dtype {array.dtype}")
+    return array
 
 
 def _with_masks(step_info: dict[str, np.ndarray], reported: np.ndarray) -> dict[str, np.ndarray]:
@@ -87,7 +119,21 @@ def _with_masks(step_info: dict[str, np.ndarray], reported: np.ndarray) -> dict[
     return info
 
 
-class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
+class _PlainSpec:
+    """The ``spec`` property of the task vector envs: plain-data kwargs and the horizon (:func:`plain_spec`)."""
+
+    family: TaskFamily
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        self.__dict__["_spec"] = plain_spec(spec, self.family.horizon)
+
+
+class SyncTaskVectorEnv(_PlainSpec, gym.vector.SyncVectorEnv):
     """Gymnasium's ``SyncVectorEnv`` over single envs, one per task: the fallback for families without a batch."""
 
     def __init__(
@@ -113,10 +159,16 @@ class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        options = dict(options or {})
+        options = check_options(options)
         if "tasks" in options:
             self.set_tasks(options.pop("tasks"))
-        return super().reset(seed=seed, options=options or None)
+        if "reset_mask" in options:
+            _reset_mask(options["reset_mask"], self.num_envs)  # checked here; SyncVectorEnv applies it
+        return super().reset(seed=_seeds(seed, self.num_envs), options=options or None)
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        # SyncVectorEnv would split a batch of the wrong shape into too few or too many actions.
+        return super().step(_action_batch(actions, self.action_space.shape))
 
     def get_tasks(self) -> list[Task]:
         """The task of every sub-env."""
@@ -125,11 +177,53 @@ class SyncTaskVectorEnv(gym.vector.SyncVectorEnv):
     def set_tasks(self, tasks: Sequence[TaskLike]) -> None:
         """Fix one task per sub-env from now on (takes effect at each sub-env's next reset)."""
         _check_count(self.num_envs, tasks)
-        for env, task in zip(self.envs, tasks, strict=True):
+        checked = [self.family.coerce_task(task) for task in tasks]  # all valid before any sub-env changes
+        for env, task in zip(self.envs, checked, strict=True):
             env.unwrapped.set_task(task)
 
 
-class TaskVectorEnv(gym.vector.VectorEnv):
+class SubEnv:
+    """The task API of one sub-env of a batched :class:`TaskVectorEnv` (what ``call`` and
+    ``get_attr`` reach, as ``SyncVectorEnv``'s reach its single envs)."""
+
+    #: The names ``call``, ``get_attr`` and ``set_attr`` accept.
+    API: ClassVar[tuple[str, ...]] = ("family", "task", "get_task", "set_task", "sample_tasks")
+
+    def __init__(self, envs: TaskVectorEnv, index: int) -> None:
+        self._envs, self._index = envs, index
+
+    @property
+    def family(self) -> TaskFamily:
+        """The sub-env's family."""
+        return self._envs.family
+
+    @property
+    def task(self) -> Task:
+        """The sub-env's task."""
+        return self._envs.get_tasks()[self._index]
+
+    @task.setter
+    def task(self, task: TaskLike) -> None:
+        self.set_task(task)
+
+    def get_task(self) -> Task:
+        """The sub-env's task (learn2learn's ``get_task``)."""
+        return self.task
+
+    def set_task(self, task: TaskLike) -> None:
+        """Fix the sub-env's task from its next reset on (learn2learn's ``set_task``)."""
+        self._envs.set_task(self._index, task)
+
+    def sample_tasks(self, n: int) -> list[Task]:
+        """``n`` training tasks, drawn with the sub-env's random stream (seed it with ``reset``)."""
+        n = integer("n", n, 0)
+        rng = self._envs._rngs[self._index]
+        if rng is None:
+            raise InvalidTaskError("sample_tasks needs the sub-env's random stream: call reset(seed=...) first")
+        return self.family.sample_tasks(rng, n)
+
+
+class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
     """Base of native batched vector envs: N sub-envs of one family stepped by shared array operations.
 
     Subclasses allocate their per-sub-env arrays in ``__init__``, call
@@ -165,10 +259,10 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         prototype.close()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.task_observable = bool(task_observable)
+        self.task_observable = boolean("task_observable", task_observable)
         self._initial_tasks = None if tasks is None else [self.family.coerce_task(t) for t in tasks]
         self._tasks: list[Task | None] = [None] * self.num_envs
-        self._fixed = tasks is not None
+        self._fixed = np.full(self.num_envs, tasks is not None)  # per sub-env, as each single env's own
         self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
@@ -214,14 +308,14 @@ class TaskVectorEnv(gym.vector.VectorEnv):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        options = dict(options or {})
+        options = check_options(options)
         if "tasks" in options:
             self.set_tasks(options.pop("tasks"))
         mask = options.pop("reset_mask", None)
         if options:
             raise InvalidTaskError(f"unknown reset option(s) {sorted(options)}; options are 'tasks' and 'reset_mask'")
         seeds = _seeds(seed, self.num_envs)
-        indices = np.arange(self.num_envs) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
+        indices = np.arange(self.num_envs) if mask is None else _reset_mask(mask, self.num_envs)
         for index in indices:
             if seeds[index] is not None or self._rngs[index] is None:
                 self._rngs[index], _ = seeding.np_random(seeds[index])
@@ -270,16 +364,48 @@ class TaskVectorEnv(gym.vector.VectorEnv):
     def set_tasks(self, tasks: Sequence[TaskLike]) -> None:
         """Fix one task per sub-env from now on; call ``reset`` to start their episodes."""
         _check_count(self.num_envs, tasks)
-        for index, task in enumerate(tasks):
-            self._switch_task(index, self.family.coerce_task(task))
-        self._fixed = True
+        checked = [self.family.coerce_task(task) for task in tasks]  # all valid before any sub-env changes
+        for index, task in enumerate(checked):
+            self._switch_task(index, task)
+        self._fixed[:] = True
+
+    def set_task(self, index: int, task: TaskLike) -> None:
+        """Fix sub-env ``index``'s task from now on (every other sub-env keeps its own)."""
+        self._switch_task(index, self.family.coerce_task(task))
+        self._fixed[index] = True
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Call (or read) ``name`` of every sub-env's task API (:class:`SubEnv`), one result per sub-env."""
+        results = []
+        for view in self._views(name):
+            value = getattr(view, name)
+            results.append(value(*args, **kwargs) if callable(value) else value)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """``name`` of every sub-env's task API (:class:`SubEnv`)."""
+        return tuple(getattr(view, name) for view in self._views(name))
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | object) -> None:
+        """Set ``name`` (only ``"task"`` is settable) of every sub-env: one value each, or one for all."""
+        if name != "task":
+            raise UnknownNameError(f"set_attr: only 'task' can be set on a sub-env, got {name!r}")
+        if isinstance(values, (list, tuple)):
+            self.set_tasks(values)
+        else:
+            self.set_tasks([values] * self.num_envs)
+
+    def _views(self, name: str) -> list[SubEnv]:
+        if name not in SubEnv.API:
+            raise UnknownNameError(f"sub-envs of a batched env have no {name!r}; they offer {', '.join(SubEnv.API)}")
+        return [SubEnv(self, index) for index in range(self.num_envs)]
 
     # ------------------------------------------------------------------ internals
 
     def _reset_many(self, indices: np.ndarray) -> None:
         rngs = [self._rngs[index] for index in indices]
-        if not self._fixed:  # like a single env: the new task is drawn before the initial state
-            for index, rng in zip(indices, rngs, strict=True):
+        for index, rng in zip(indices, rngs, strict=True):
+            if not self._fixed[index]:  # like a single env: the new task is drawn before the initial state
                 self._switch_task(index, self.family.task(**self.family.sample_training_params(rng)))
         self._elapsed[indices] = 0
         first = self._reset_state(indices, rngs)
@@ -295,9 +421,7 @@ class TaskVectorEnv(gym.vector.VectorEnv):
                 self._encodings[index] = self.family.space.encode(task.params)
 
     def _check_actions(self, actions: Any) -> np.ndarray:
-        array = np.asarray(actions)
-        if array.shape != self.action_space.shape:
-            raise InvalidActionError(f"actions must have shape {self.action_space.shape}, got {array.shape}")
+        array = _action_batch(actions, self.action_space.shape)
         try:
             if self._symmetric_bound is not None:
                 inside = bool(np.abs(array).max() <= self._symmetric_bound)  # NaN compares False

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 import tasksuite
 from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.checks import boolean, integer
 from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
@@ -39,7 +41,16 @@ from tasksuite.evaluation.runner import Runner
 
 
 def resolve_benchmark(benchmark: str | os.PathLike[str] | Benchmark, split_seed: int = 0) -> Benchmark:
-    """A :class:`Benchmark` from itself, a registered name, or the path of a split manifest (``.json``)."""
+    """A :class:`Benchmark` from itself, a registered name, or the path of a split manifest (``.json``).
+
+    A manifest or a :class:`Benchmark` fixes its splits: a ``split_seed`` other than 0 is then an error.
+    """
+    fixed = isinstance(benchmark, Benchmark) or str(benchmark).endswith(".json")
+    if fixed and split_seed != 0:
+        raise TasksuiteError(
+            f"split_seed={split_seed!r} cannot apply to {benchmark!r}: a manifest or a Benchmark fixes its splits; "
+            "leave split_seed at 0"
+        )
     if isinstance(benchmark, Benchmark):
         return benchmark
     if str(benchmark).endswith(".json"):
@@ -57,12 +68,6 @@ def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list
         hints = "".join(did_you_mean(p, [*PROTOCOLS, "all"]) for p in unknown)
         raise UnknownNameError(f"unknown protocol(s) {unknown}{hints}; choose from {', '.join(PROTOCOLS)} or 'all'")
     return list(dict.fromkeys(chosen))
-
-
-def _count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TasksuiteError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def evaluate(
@@ -89,7 +94,8 @@ def evaluate(
 
     Args:
         out: the results folder; an existing one of the same run is resumed
-            (finished units are skipped, failed ones retried).
+            (finished units are skipped, failed ones retried). A non-empty folder that
+            is not a results folder, or one another process is writing, is refused.
         agent: factory of the evaluated agent, as ``"pkg.module:Factory"`` or an
             importable module-level callable; called with ``agent_kwargs`` once per unit.
         benchmark: a registered name, a split manifest path or a :class:`Benchmark`.
@@ -123,46 +129,47 @@ def evaluate(
     # Every protocol checked above needs one of the two: the report names the run by the first.
     method = next(f for f in (agent_factory, trainer_factory) if f is not None).method_name()
     bench = resolve_benchmark(benchmark, split_seed)
-    _count("adapt_episodes", adapt_episodes, 0)
-    _count("eval_episodes", eval_episodes, 1)
-    _count("seeds", seeds, 1)
-    _count("reference_episodes", reference_episodes, 1)
-    _count("budget", budget, 1)
+    adapt_episodes = integer("adapt_episodes", adapt_episodes, 0, TasksuiteError)
+    eval_episodes = integer("eval_episodes", eval_episodes, 1, TasksuiteError)
+    seeds = integer("seeds", seeds, 1, TasksuiteError)
+    reference_episodes = integer("reference_episodes", reference_episodes, 1, TasksuiteError)
+    budget = integer("budget", budget, 1, TasksuiteError)
     if max_tasks is not None:
-        _count("max_tasks", max_tasks, 1)
+        max_tasks = integer("max_tasks", max_tasks, 1, TasksuiteError)
+    progress = boolean("progress", progress, TasksuiteError)
 
     runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)
-    results.prepare(
-        {
-            "tasksuite_version": tasksuite.__version__,
-            "agent": agent_factory.spec if agent_factory else None,
-            "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
-            "trainer": trainer_factory.spec if trainer_factory else None,
-            "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
-            "method": method,
-            "budget": budget if trainer_factory else None,
-            "benchmark": bench.name,
-            "setting": bench.setting,
-            "family": bench.family.name,
-            "family_version": bench.family.version,
-            "split_seed": bench.splits.seed,
-            "splits_hash": bench.splits.to_manifest(bench.name)["hash"],
-            "distance_unit": bench.family.distance_unit,
-            "ood_levels": list(bench.splits.ood_levels),
-            "protocols": chosen,
-            "adapt_episodes": adapt_episodes,
-            "eval_episodes": eval_episodes,
-            "seeds": seeds,
-            "max_tasks": max_tasks,
-            "reference_episodes": reference_episodes,
-            "workers": workers,
-            "backend": backend,
-        }
-    )
+    config = {
+        "tasksuite_version": tasksuite.__version__,
+        "agent": agent_factory.spec if agent_factory else None,
+        "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
+        "trainer": trainer_factory.spec if trainer_factory else None,
+        "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
+        "files": file_digests(agent_kwargs, trainer_kwargs),
+        "method": method,
+        "budget": budget if trainer_factory else None,
+        "benchmark": bench.name,
+        "setting": bench.setting,
+        "family": bench.family.name,
+        "family_version": bench.family.version,
+        "split_seed": bench.splits.seed,
+        "splits_hash": bench.splits.to_manifest(bench.name)["hash"],
+        "distance_unit": bench.family.distance_unit,
+        "ood_levels": list(bench.splits.ood_levels),
+        "protocols": chosen,
+        "adapt_episodes": adapt_episodes,
+        "eval_episodes": eval_episodes,
+        "seeds": seeds,
+        "max_tasks": max_tasks,
+        "reference_episodes": reference_episodes,
+        "workers": workers,
+        "backend": backend,
+    }
     units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks)
     tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
-    with runner:
+    with results.claim(), runner:
+        results.prepare(config)
         references = _references(runner, bench.family, tasks, reference_episodes, progress)
         results.save_references({task.id: references[task.id].to_dict() for task in tasks})
         jobs = [
@@ -178,7 +185,25 @@ def evaluate(
                     results.save_error(outcome.key, outcome.error, outcome.traceback or "")
                     bar.write(f"unit {job.unit.key} failed: {outcome.error}")
                 bar.update()
-    return write_report(results)
+        return write_report(results)
+
+
+def file_digests(*kwargs: Mapping[str, Any] | None) -> dict[str, str]:
+    """SHA-256 of every file a factory's keyword argument names (a checkpoint, say), by path.
+
+    Part of a run's configuration: resuming after the file changed (a retrained checkpoint at the
+    same path) would otherwise mix units of two different agents.
+    """
+    digests = {}
+    for options in kwargs:
+        for value in (options or {}).values():
+            if isinstance(value, str | os.PathLike) and os.fspath(value) and Path(value).is_file():
+                sha = hashlib.sha256()
+                with open(value, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(2**20), b""):  # a checkpoint may be large
+                        sha.update(chunk)
+                digests[os.fspath(value)] = sha.hexdigest()
+    return dict(sorted(digests.items()))
 
 
 def _measure(job: tuple[TaskFamily, Task, int]) -> refs.Reference:
@@ -203,5 +228,6 @@ def _references(
 def redraw_report(out: str | os.PathLike[str]) -> dict[str, Any]:
     """Redraw ``summary.json``, ``report.md`` and the plots of a results folder from its saved records."""
     results = ResultsDir(Path(out))
-    results.read_config()  # a clear error when ``out`` is not a results folder
-    return write_report(results)
+    results.read_config()  # a clear error when ``out`` is not a results folder, before locking it
+    with results.claim():
+        return write_report(results)

@@ -7,22 +7,30 @@ seeds derive from the task id alone (not from any run's seed), and cached in
 version or another number of reference episodes is a new key, never a stale hit.
 Cache files are written atomically, so concurrent runs at worst compute the same
 numbers twice.
+
+A cached reference is checked before use: it must name the family, its version and
+the task it is cached for, hold finite returns for the expected seeds, and match its
+``check`` digest (a hand-edited or copied file does not). One that does not is
+measured again, with a warning saying why.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tasksuite.core.errors import IntegrityError
 from tasksuite.core.family import TaskFamily
-from tasksuite.core.io import atomic_write_json
+from tasksuite.core.io import atomic_write_json, read_json
 from tasksuite.core.task import Task, canonical_json
+from tasksuite.evaluation.results import digest
 from tasksuite.evaluation.rollout import RandomPolicy, run_episode
 from tasksuite.evaluation.trial import derive_seed
 
@@ -43,6 +51,8 @@ def reference_seeds(task: Task, episodes: int) -> list[int]:
 class Reference:
     """Per-episode returns of the oracle and of a uniform-random policy on one task."""
 
+    family: str
+    family_version: int
     task_id: str
     env_seeds: tuple[int, ...]
     oracle_returns: tuple[float, ...]
@@ -59,8 +69,10 @@ class Reference:
         return float(np.mean(self.random_returns))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of this value."""
-        return {
+        """A JSON-able dict of this value, with a ``check`` digest of its content."""
+        data = {
+            "family": self.family,
+            "family_version": self.family_version,
             "task_id": self.task_id,
             "oracle": self.oracle,
             "random": self.random,
@@ -68,15 +80,70 @@ class Reference:
             "oracle_returns": list(self.oracle_returns),
             "random_returns": list(self.random_returns),
         }
+        return {**data, "check": digest(data)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Reference:
-        return cls(
+    def from_dict(cls, data: Any) -> Reference:
+        """Rebuild a reference from :meth:`to_dict` output, checking it: every field present with
+        its type, finite returns, one per seed, and the ``check`` digest.
+
+        Raises :class:`IntegrityError` saying what does not match.
+        """
+        if not isinstance(data, dict) or set(data) != _FIELDS:
+            keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise IntegrityError(f"a reference has exactly the keys {sorted(_FIELDS)}, got {keys}")
+        if data["check"] != digest(data):
+            raise IntegrityError(f"reference of {data['task_id']!r} does not match its digest (edited?)")
+        seeds, oracle, random = data["env_seeds"], data["oracle_returns"], data["random_returns"]
+        if not (isinstance(seeds, list) and all(type(s) is int for s in seeds) and seeds):
+            raise IntegrityError(f"reference 'env_seeds' must be a non-empty list of integers, got {seeds!r}")
+        for name, returns in (("oracle_returns", oracle), ("random_returns", random)):
+            if not isinstance(returns, list) or len(returns) != len(seeds) or not all(map(_finite, returns)):
+                raise IntegrityError(f"reference {name!r} must hold one finite number per seed, got {returns!r}")
+        if not (isinstance(data["family"], str) and type(data["family_version"]) is int):
+            raise IntegrityError("reference 'family' must be a string and 'family_version' an integer")
+        reference = cls(
+            family=data["family"],
+            family_version=data["family_version"],
             task_id=str(data["task_id"]),
-            env_seeds=tuple(int(s) for s in data["env_seeds"]),
-            oracle_returns=tuple(float(r) for r in data["oracle_returns"]),
-            random_returns=tuple(float(r) for r in data["random_returns"]),
+            env_seeds=tuple(seeds),
+            oracle_returns=tuple(float(r) for r in oracle),
+            random_returns=tuple(float(r) for r in random),
         )
+        if reference.to_dict() != data:  # the means, too, must be those of the returns
+            raise IntegrityError(f"reference of {data['task_id']!r}: 'oracle' or 'random' is not the mean return")
+        return reference
+
+    def check_for(self, family: TaskFamily, task: Task, episodes: int | None = None) -> Reference:
+        """This reference, if it is one of ``task`` of the installed ``family`` (over ``episodes``
+        episodes, when given); else :class:`IntegrityError` naming what differs."""
+        expected = {"family": family.name, "family_version": family.version, "task_id": task.id}
+        found = {"family": self.family, "family_version": self.family_version, "task_id": self.task_id}
+        if episodes is not None:
+            expected["env_seeds"], found["env_seeds"] = tuple(reference_seeds(task, episodes)), self.env_seeds
+        differing = [
+            f"{key} {found[key]!r} (expected {value!r})" for key, value in expected.items() if found[key] != value
+        ]
+        if differing:
+            raise IntegrityError(f"reference is not that of task {task.id}: " + ", ".join(differing))
+        return self
+
+
+_FIELDS = {
+    "family",
+    "family_version",
+    "task_id",
+    "oracle",
+    "random",
+    "env_seeds",
+    "oracle_returns",
+    "random_returns",
+    "check",
+}
+
+
+def _finite(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
 
 
 def measure_reference(family: TaskFamily, task: Task, episodes: int = DEFAULT_REFERENCE_EPISODES) -> Reference:
@@ -92,7 +159,7 @@ def measure_reference(family: TaskFamily, task: Task, episodes: int = DEFAULT_RE
         )
     finally:
         env.close()
-    return Reference(task.id, tuple(seeds), oracle_returns, random_returns)
+    return Reference(family.name, family.version, task.id, tuple(seeds), oracle_returns, random_returns)
 
 
 def cache_path(family: TaskFamily, task: Task, episodes: int, root: Path | None = None) -> Path:
@@ -102,11 +169,16 @@ def cache_path(family: TaskFamily, task: Task, episodes: int, root: Path | None 
 
 
 def load_cached(family: TaskFamily, task: Task, episodes: int, root: Path | None = None) -> Reference | None:
-    """The cached reference, or ``None`` if it was never measured (or the cache file is unreadable)."""
+    """The cached reference, or ``None`` if it was never measured, or (with a warning saying why)
+    if the cache file is unreadable or does not check out: it is then measured again."""
     path = cache_path(family, task, episodes, root)
+    if not path.exists():
+        return None
     try:
-        return Reference.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+        return Reference.from_dict(read_json(path)).check_for(family, task, episodes)
+    except (OSError, IntegrityError) as error:
+        reason = str(error).removeprefix(f"{path}: ")
+        warnings.warn(f"reference cache {path} is not used ({reason}); measuring the reference again", stacklevel=2)
         return None
 
 

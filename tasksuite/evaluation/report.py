@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tasksuite.core.errors import IntegrityError
 from tasksuite.core.io import atomic_write, atomic_write_json, atomic_write_text
 from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.results import ResultsDir, to_jsonl
@@ -416,11 +417,33 @@ def interpretation(methods: Sequence[MethodNumbers]) -> str:
 # ---------------------------------------------------------------------- files
 
 
+def saved_references(results: ResultsDir, config: dict[str, Any]) -> dict[str, Reference]:
+    """The references saved in a results folder, each checked against the run's family and its task id."""
+    references = {}
+    for task_id, data in results.read_references().items():
+        try:
+            reference = Reference.from_dict(data)
+        except IntegrityError as error:
+            raise IntegrityError(f"{results.references}: {error}") from None
+        found = (reference.task_id, reference.family, reference.family_version)
+        if found != (task_id, config["family"], config["family_version"]):
+            raise IntegrityError(
+                f"{results.references}: the reference saved for {task_id} is of task {found[0]} of "
+                f"{found[1]} v{found[2]}, not of this run's {config['family']} v{config['family_version']}"
+            )
+        references[task_id] = reference
+    return references
+
+
 def write_report(results: ResultsDir) -> dict[str, Any]:
     """(Re)write ``episodes.jsonl``, ``summary.json``, the plots and ``report.md``; return the summary."""
     config = results.read_config()
-    references = {tid: Reference.from_dict(data) for tid, data in results.read_references().items()}
-    records = normalized_records(results.read_records(), references)
+    references = saved_references(results, config)
+    records = results.read_records()
+    unmeasured = sorted({r["task_id"] for r in records} - set(references))
+    if unmeasured:
+        raise IntegrityError(f"{results.references} lacks the references of task(s) {unmeasured}")
+    records = normalized_records(records, references)
     atomic_write_text(results.episodes, to_jsonl(records))
     summary = summarize(config, records, references, results.read_errors())
     atomic_write_json(results.summary, summary)

@@ -12,6 +12,8 @@ and an interrupted run leaves only whole files behind.
   at a script's top level, outside ``if __name__ == "__main__":``, would run
   the script again in every worker: :func:`main_script_problem` detects it
   at once, and the default worker count then runs in the calling process.
+  Workers never outlive the process that started them, however it ends
+  (see :func:`die_with_parent`).
 * ``ray``: every job is a ``ray.remote`` task of the same function; connects
   to the cluster in ``RAY_ADDRESS`` or to an already initialized Ray, else
   starts a local instance (and shuts it down afterwards).
@@ -20,9 +22,13 @@ and an interrupted run leaves only whole files behind.
 from __future__ import annotations
 
 import ast
+import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -30,9 +36,11 @@ from multiprocessing import spawn
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tasksuite.core.checks import integer
 from tasksuite.core.errors import TasksuiteError
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -107,10 +115,8 @@ class Runner:
     def __init__(self, backend: str = "local", workers: int | None = None) -> None:
         if backend not in BACKENDS:
             raise TasksuiteError(f"backend={backend!r} is not one of {BACKENDS}")
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise TasksuiteError(f"workers must be a positive integer, got {workers!r}")
         self.backend = backend
-        self.workers = workers or default_workers()
+        self.workers = default_workers() if workers is None else integer("workers", workers, 1, TasksuiteError)
         problem = main_script_problem() if backend == "local" and self.workers > 1 else None
         if problem and workers is not None:
             raise TasksuiteError(f"workers={workers}: {problem}, or pass workers=1")
@@ -152,7 +158,9 @@ class Runner:
     def _map_pool(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R]]:
         if self._executor is None:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context(method), initializer=die_with_parent
+            )
         pending = {self._executor.submit(fn, job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -172,6 +180,38 @@ class Runner:
             for ref in done:
                 yield pending.pop(ref), ray.get(ref)
             self._pending_refs = list(pending)
+
+
+def die_with_parent() -> None:
+    """Worker initializer: end this worker as soon as the process that started the pool ends.
+
+    Without it, a SIGKILLed or SIGTERMed ``evaluate`` leaves its workers running: they wait on a
+    queue whose other end they hold themselves, so they never see EOF. Two mechanisms, because
+    neither covers every case alone:
+
+    * Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills this worker when its parent
+      dies, immediately, even in the middle of a long C call. The parent is the forkserver (with
+      the ``spawn`` method, the main process), which exits as soon as the main process is gone.
+    * The parent *process* sentinel of :mod:`multiprocessing` (a pipe the main process holds
+      open, also through the forkserver): a daemon thread waits on it and exits the worker when
+      it closes. This also covers platforms without ``prctl``, and a main process that died
+      before ``prctl`` took effect is caught by checking the sentinel once right after it.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing: nothing to follow
+        return
+    if not parent.is_alive():
+        os._exit(1)
+    threading.Thread(target=_exit_when_closed, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_when_closed(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)  # no cleanup: the parent that would collect this worker's results is gone
 
 
 def import_ray() -> Any:

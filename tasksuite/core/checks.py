@@ -1,0 +1,48 @@
+"""Argument checks shared by the public API: one rule per kind of value, one wording of its error.
+
+Nothing is coerced silently: ``"false"`` is not a boolean, ``1.7`` is not a seed, ``True`` is not
+a count. NumPy integers count as integers everywhere (a seed drawn with ``rng.integers`` works in
+the single env and in the vector envs alike, although Gymnasium's own ``reset`` refuses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tasksuite.core.errors import InvalidTaskError, TasksuiteError
+
+
+def integer(name: str, value: object, minimum: int = 0, error: type[TasksuiteError] = InvalidTaskError) -> int:
+    """``value`` as an ``int`` if it is an integer (Python or NumPy, not a bool) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def boolean(name: str, value: object, error: type[TasksuiteError] = InvalidTaskError) -> bool:
+    """``value`` if it is a boolean (Python or NumPy); strings such as ``"false"`` are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def seed(value: object, name: str = "seed") -> int | None:
+    """A reset seed: ``None`` or a non-negative integer (Python or NumPy)."""
+    return None if value is None else integer(name, value, 0)
+
+
+def options(value: object) -> dict[str, Any]:
+    """A ``reset`` options argument as a new dict: ``None`` or a mapping."""
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidTaskError(f"options must be a dict or None, got {type(value).__name__}")
+    return dict(value or {})
+
+
+def sequence(name: str, value: object) -> Sequence[object]:
+    """``value`` if it is a list or tuple (a generator could be consumed only once, and has no length)."""
+    if not isinstance(value, (list, tuple)):
+        raise InvalidTaskError(f"{name} must be a list or tuple, got {type(value).__name__}")
+    return value
