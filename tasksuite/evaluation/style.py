@@ -39,6 +39,8 @@ METHOD_STYLES: dict[str, MethodStyle] = {
     "pearl": MethodStyle("PEARL", "#009E73", "^"),  # bluish green
     "multitask": MethodStyle("multi-task PPO", "#CC79A7", "D"),  # reddish purple
     "transformer": MethodStyle("in-context transformer", "#E69F00", "P"),  # orange
+    # MAML's control of the MAML paper: a policy pretrained on all training tasks, fine-tuned by the same steps.
+    "mamlpretrained": MethodStyle("pretrained + fine-tune", "#882255", "v"),  # wine
     "oracle": MethodStyle("oracle", "#000000", "*"),
     "random": MethodStyle("random", "#999999", "X"),
 }

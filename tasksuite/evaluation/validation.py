@@ -16,6 +16,7 @@ where one did land.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from tasksuite.core.io import atomic_write_json, atomic_write_text
-from tasksuite.evaluation.report import draw_references, format_interval, save_png, transfer_lines
+from tasksuite.evaluation.report import (
+    MethodNumbers,
+    draw_references,
+    format_interval,
+    interpretation,
+    save_png,
+    transfer_lines,
+)
+from tasksuite.evaluation.style import method_style
 
 TRAINED, EVALUATED = "trained.json", "evaluated.json"
 CONTROL, CURVE, SCORES = "control", "curve", "scores.json"
@@ -34,22 +43,6 @@ PASS_SCORE = 0.6
 EFFICIENCY_SCORE = 0.6
 #: Meta benchmarks a passing suite needs at least this many methods to pass on.
 METHODS_TO_PASS = 2
-
-LABELS = {
-    "maml": "MAML",
-    "rl2": "RL²",
-    "pearl": "PEARL",
-    "multitask": "multi-task PPO",
-    "maml-pretrained": "pretrained + fine-tune",
-}
-#: One colour and marker per method, in every figure.
-STYLES = {
-    "maml": ("tab:blue", "o"),
-    "rl2": ("tab:orange", "s"),
-    "pearl": ("tab:green", "^"),
-    "multitask": ("tab:purple", "D"),
-    "maml-pretrained": ("tab:gray", "v"),
-}
 
 Records = list[dict[str, Any]]
 
@@ -149,7 +142,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
 
     first = trainings[0]
     row, k = first["row"], first["adapt_episodes"]
-    runs, missing, held_out = [], [], None
+    runs, missing, held_out, distance_unit = [], [], None, None
     scores: dict[str, list[dict[str, float]]] = defaultdict(list)
     split_facts: dict[str, list[dict[str, float]]] = defaultdict(list)
     adaptation: list[bool] = []
@@ -161,6 +154,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
             missing.append({"seed": training["seed"], "error": error["error"] if error else None})
             continue
         job = job_scores(folder, control=bool(training["control"]))
+        distance_unit = (_read_json(folder / "config.json") or {}).get("distance_unit")
         per_split = {split: facts["tasks"] for split, facts in job["splits"].items()}
         seed_run = {
             "seed": training["seed"],
@@ -217,6 +211,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "control_of": row["control_of"],
         "benchmark": row["benchmark"],
         "adapt_episodes": k,
+        "distance_unit": distance_unit,
         "budget": first["budget"],
         "why": row["why"],
         "planned_seeds": [t["seed"] for t in trainings if not t["held_out"]],
@@ -230,6 +225,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         if not first["control"]
         else {"label": first["control"]["label"], "test": _aggregate(matrices.get("control"))},
         "gain": _aggregate(test, matrices.get("control")) if first["control"] else None,
+        "adaptation_gain": _aggregate(test, matrices.get("pre")) if k else None,
         "new_seed_range": expected,
         "held_out": held_out,
         "learning": learning,
@@ -280,21 +276,19 @@ def acceptance(methods: Sequence[dict[str, Any]], planned: Mapping[str, Sequence
             m = next((m for m in methods if m["label"] == label and m["benchmark"] == benchmark), None)
             verdicts.append(_verdict(label, m))
         passing = [v for v in verdicts if v["passed"]]
-        checks.append(
-            {
-                "benchmark": benchmark,
-                "methods": verdicts,
-                "passed": len(passing) >= METHODS_TO_PASS and all(v["ood_far_lower"] for v in passing),
-            }
-        )
+        passed: bool | None = len(passing) >= METHODS_TO_PASS and all(v["ood_far_lower"] for v in passing)
+        if not passed and any(v["passed"] is None for v in verdicts):
+            passed = None  # not decided yet: a method that has not run could still make it pass
+        checks.append({"benchmark": benchmark, "methods": verdicts, "passed": passed})
     return checks
 
 
 def _verdict(label: str, m: dict[str, Any] | None) -> dict[str, Any]:
-    verdict = {"label": label, "passed": False, "ood_far_lower": None, "reason": ""}
+    verdict: dict[str, Any] = {"label": label, "passed": False, "ood_far_lower": None, "reason": ""}
     if m is None or not m["seeds"]:
         errors = [x["error"] for x in (m or {}).get("missing", []) if x["error"]]
         verdict["reason"] = f"failed: {errors[0]}" if errors else "not run yet"
+        verdict["passed"] = False if errors else None
         return verdict
     test, gain = m["splits"].get("test"), m["gain"]
     reasons = []
@@ -372,8 +366,8 @@ def write_report(root: str | Path, skipped: Mapping[str, str] | None = None) -> 
 
 
 def label_of(label: str) -> str:
-    """The readable name of a method or variant."""
-    return LABELS.get(label, label)
+    """The readable name of a method or variant (:func:`~tasksuite.evaluation.style.method_style`)."""
+    return method_style(label).label
 
 
 def _cell(agg: dict[str, Any] | None) -> str:
@@ -425,6 +419,11 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
     for m in summary["methods"]:
         by_benchmark[m["benchmark"]].append(m)
     checks = {c["benchmark"]: c for c in summary["acceptance"]}
+    lines += ["## What the numbers say", ""]
+    for benchmark, methods in by_benchmark.items():
+        ran = [m for m in methods if m["seeds"]]
+        if ran:
+            lines += [f"**{benchmark}.** {_interpretation(ran)}", ""]
     for benchmark, methods in by_benchmark.items():
         lines += _benchmark_section(benchmark, methods, checks.get(benchmark))
     if summary["acceptance"]:
@@ -441,10 +440,10 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
             for v in check["methods"]:
                 far = {True: "yes", False: "**no**", None: "—"}[v["ood_far_lower"]]
                 lines.append(
-                    f"| {check['benchmark']} | {label_of(v['label'])} | {'pass' if v['passed'] else '**FAIL**'} "
-                    f"| {far} | {v['reason']} |"
+                    f"| {check['benchmark']} | {label_of(v['label'])} | {_outcome(v['passed'])} | {far} "
+                    f"| {v['reason']} |"
                 )
-            lines.append(f"| **{check['benchmark']}** | | **{'pass' if check['passed'] else 'FAIL'}** | | |")
+            lines.append(f"| **{check['benchmark']}** | | **{_outcome(check['passed'])}** | | |")
         lines += [""]
     for name, title in (("learning", "Learning curves"), ("adaptation", "Adaptation curves"), ("ood", "OOD")):
         if name in plots:
@@ -468,6 +467,37 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
         for error in summary["errors"]:
             lines += [f"### {error['job']}", "", error["error"], "", "```", error["traceback"].rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def _interpretation(methods: Sequence[dict[str, Any]]) -> str:
+    """The harness's interpretation of the rows of one benchmark, then what each control says."""
+    numbers = [
+        MethodNumbers(
+            m["label"],
+            m["benchmark"],
+            m["adapt_episodes"],
+            m["splits"],
+            pre=m["pre"],
+            gain=m["adaptation_gain"],
+            training_seeds=len(m["seeds"]),
+        )
+        for m in methods
+    ]
+    text = interpretation(numbers)
+    controls = []
+    for m in methods:
+        if m["gain"] is not None:
+            verdict = "adds" if m["gain"]["low"] > 0 else "adds nothing measurable"
+            controls.append(
+                f"Against its control ({m['control']['label']}), {label_of(m['label'])}'s mechanism {verdict}: "
+                f"{format_interval(m['gain'])}."
+            )
+    body, _, caveats = text.partition("\n\n**Caveats.** ")
+    return " ".join([body, *controls]) + (f"\n\n**Caveats.** {caveats}" if caveats else "")
+
+
+def _outcome(passed: bool | None) -> str:
+    return {True: "pass", False: "**FAIL**", None: "not run yet"}[passed]
 
 
 def _tasks_evaluated(max_tasks: int | None) -> str:
@@ -589,7 +619,7 @@ def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
     figures = {
         "learning": ([m for m in methods if m["learning"]], _learning_panel, "env steps of meta-training"),
         "adaptation": ([m for m in methods if m["curve"]], _adaptation_panel, "episode of the trial"),
-        "ood": ([m for m in methods if len(m["splits"]) > 1], _ood_panel, "mean distance from the training support"),
+        "ood": ([m for m in methods if len(m["splits"]) > 1], _ood_panel, "distance from the training support"),
     }
     for name, (chosen, panel, xlabel) in figures.items():
         benchmarks = list(dict.fromkeys(m["benchmark"] for m in chosen))
@@ -603,7 +633,10 @@ def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
             for m in (m for m in chosen if m["benchmark"] == bench):
                 panel(ax, m)
             draw_references(ax)
-            ax.set(title=bench, xlabel=xlabel, ylabel="normalized score (IQM, 95% CI)")
+            unit = next((m["distance_unit"] for m in chosen if m["benchmark"] == bench), None)
+            label = f"{xlabel} ({unit})" if name == "ood" and unit else xlabel
+            ax.set(title=bench, xlabel=textwrap.fill(label, 50))  # units are long: wrapped, never overlapping
+            ax.set(ylabel="normalized score (IQM, 95% CI)")
             ax.legend(fontsize=7, loc="lower right")
         for ax in axes[len(benchmarks) :]:
             ax.set_visible(False)
@@ -613,8 +646,7 @@ def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
 
 
 def _style(m: dict[str, Any]) -> dict[str, Any]:
-    color, marker = STYLES.get(m["label"], ("black", "x"))
-    return {"color": color, "marker": marker, "label": label_of(m["label"])}
+    return method_style(m["label"]).plot_kwargs()
 
 
 def _learning_panel(ax: Any, m: dict[str, Any]) -> None:
