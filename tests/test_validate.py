@@ -246,7 +246,8 @@ def test_a_pair_that_did_not_run_stays_in_the_report_as_not_run(tmp_path):
     (check,) = summary["acceptance"]
     assert [(v["label"], v["reason"]) for v in check["methods"]][1] == ("rl2", "not run yet")
     assert check["methods"][1]["passed"] is None and check["passed"] is None  # undecided, not failed
-    assert "| RL² | 2 | 0/1 |" in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "report.md").read_text()
+    assert "| RL² | 2 | 0/1 |" in report and "| success (test) | OOD distance (near / far) |" in report
 
 
 def test_a_folder_without_checkpoints_and_episode_records_still_reports_the_same(tiny_run, tmp_path):

@@ -510,8 +510,9 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         f"## {benchmark}",
         "",
         "| method | K | seeds | env steps / seed | training / seed | pre-adaptation | post-adaptation | control "
-        "| gain over control | OOD-near | OOD-far | new seed lands in | held-out seed | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| gain over control | OOD-near | OOD-far | success (test) | OOD distance (near / far) | new seed lands in "
+        "| held-out seed | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
     for m in methods:
@@ -519,7 +520,7 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         if not m["seeds"]:
             verdict = verdicts.get(m["label"], {}).get("reason") or _missing_reason(m)
             lines.append(
-                f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} |" + " — |" * 10 + f" {verdict} |"
+                f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} |" + " — |" * 12 + f" {verdict} |"
             )
             continue
         splits = m["splits"]
@@ -537,6 +538,7 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
             f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} | {m['env_steps']:,.0f} "
             f"| {_duration(m['train_s'])} | {_cell(m['pre'])} | **{_cell(main)}** | {_cell(control)} "
             f"| {_cell(m['gain'])} | {_cell(splits.get('near'))} | {_cell(splits.get('far'))} "
+            f"| {_success(main)} | {_distances(splits)} "
             f"| {'—' if expected is None else f'[{expected[0]:.3f}, {expected[1]:.3f}]'} | {held_text} | {status} |"
         )
         if m["control"]:
@@ -550,6 +552,15 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         if m["why"]:
             notes.append(f"{label_of(m['label'])}: {m['why']}.")
     return [*lines, "", *(f"- {n}" for n in notes), ""]
+
+
+def _success(agg: dict[str, Any] | None) -> str:
+    return "—" if agg is None else f"{agg['success']:.0%}"
+
+
+def _distances(splits: Mapping[str, Any]) -> str:
+    levels = [splits.get("near"), splits.get("far")]
+    return " / ".join("—" if level is None else f"{level['distance']:.2f}" for level in levels)
 
 
 def _missing_reason(m: dict[str, Any]) -> str:
