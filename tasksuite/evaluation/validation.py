@@ -286,9 +286,8 @@ def acceptance(methods: Sequence[dict[str, Any]], planned: Mapping[str, Sequence
 def _verdict(label: str, m: dict[str, Any] | None) -> dict[str, Any]:
     verdict: dict[str, Any] = {"label": label, "passed": False, "ood_far_lower": None, "reason": ""}
     if m is None or not m["seeds"]:
-        errors = [x["error"] for x in (m or {}).get("missing", []) if x["error"]]
-        verdict["reason"] = f"failed: {errors[0]}" if errors else "not run yet"
-        verdict["passed"] = False if errors else None
+        verdict["reason"] = _missing_reason(m) if m else "not run yet"
+        verdict["passed"] = None if verdict["reason"] == "not run yet" else False
         return verdict
     test, gain = m["splits"].get("test"), m["gain"]
     reasons = []
