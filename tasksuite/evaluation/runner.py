@@ -169,8 +169,11 @@ class Runner:
 
     def _map_ray(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R]]:
         ray = self._ray
-        if not ray.is_initialized():  # ray.init reads RAY_ADDRESS itself; without it, it starts a local instance
-            ray.init(include_dashboard=False, log_to_driver=False)
+        if not ray.is_initialized():
+            # ray.init reads RAY_ADDRESS itself and joins that cluster; without it, it starts a local
+            # instance, which gets `workers` CPUs like the local backend
+            local = not os.environ.get("RAY_ADDRESS")
+            ray.init(include_dashboard=False, log_to_driver=False, num_cpus=self.workers if local else None)
             self._started_ray = True
         remote = ray.remote(fn)
         pending = {remote.remote(job): job for job in jobs}
