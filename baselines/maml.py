@@ -46,7 +46,7 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
 
 
 @dataclass(frozen=True)
@@ -242,10 +242,11 @@ class MAMLAgent(AgentBase):
     """
 
     def __init__(self, maml: MAML, inner_steps: int | None = None) -> None:
-        if inner_steps is not None and (type(inner_steps) is not int or inner_steps < 0):
-            raise ValueError(f"inner_steps must be a non-negative integer, got {inner_steps!r}")
         self.maml = maml
-        self.inner_steps = maml.config.inner_steps if inner_steps is None else inner_steps
+        self.adaptation_budget = adaptation_budget(maml.config)
+        self.inner_steps = maml.config.inner_steps
+        if inner_steps is not None:
+            self.set_gradient_steps(inner_steps)
         self.params: dict[str, torch.Tensor] = {}
         self._generator = torch.Generator()
         self._squash: Squash | None = None
@@ -254,6 +255,12 @@ class MAMLAgent(AgentBase):
         self._adaptation = True
         self._adapted = False
         self._last_u: torch.Tensor | None = None
+
+    def set_gradient_steps(self, steps: int) -> None:
+        """Take ``steps`` test-time gradient steps (0: evaluate the initialization itself)."""
+        if type(steps) is not int or steps < 0:
+            raise ValueError(f"inner_steps must be a non-negative integer, got {steps!r}")
+        self.inner_steps = steps
 
     def begin_task(self, context: TaskContext) -> None:
         self.params = {name: value.detach().clone() for name, value in self.maml.params().items()}
@@ -309,6 +316,11 @@ class MAMLAgent(AgentBase):
         with torch.no_grad():
             self.params = self.maml.adapt(self.params, single, self.inner_steps)
         self._adapted = True
+
+
+def adaptation_budget(config: Config) -> AdaptationBudget:
+    """What MAML meta-trains for: K = ``episodes_per_task`` episodes, ``inner_steps`` steps of ``inner_lr``."""
+    return AdaptationBudget(config.episodes_per_task, config.inner_steps, config.inner_lr)
 
 
 #: Where :class:`MAMLAgent`'s adaptation starts: ``"meta-trained"`` (the method) or ``"random"`` (its

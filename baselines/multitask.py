@@ -46,7 +46,7 @@ from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import InvalidTaskError
 from tasksuite.core.splits import Splits
 from tasksuite.core.task import Task
-from tasksuite.evaluation.agent import AgentBase, TaskContext
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext
 from tasksuite.registry import get_family
 
 
@@ -171,6 +171,8 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
 class MultiTaskAgent(AgentBase):
     """The task-conditioned policy, acting with its mean action; the task is in the observation."""
 
+    adaptation_budget = AdaptationBudget(0)  # it is told the task: nothing to adapt
+
     def __init__(self, policy: GaussianPolicy, obs_moments: RunningMoments | None = None) -> None:
         self.policy = policy
         self.obs_moments = obs_moments
@@ -206,6 +208,11 @@ def load_agent(checkpoint: str | os.PathLike[str]) -> MultiTaskAgent:
         moments = RunningMoments(state["obs_dim"])
         moments.load_state_dict(state["obs_moments"])
     return MultiTaskAgent(policy, moments)
+
+
+def adaptation_budget(config: Config) -> AdaptationBudget:
+    """The multi-task agent is told the task: it does not adapt (K = 0)."""
+    return MultiTaskAgent.adaptation_budget
 
 
 class TransferTrainer:

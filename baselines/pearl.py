@@ -48,7 +48,7 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
 
 
 @dataclass(frozen=True)
@@ -383,10 +383,11 @@ class PEARLAgent(AgentBase):
     last sampled from the posterior). With ``posterior="prior"`` (the control that measures what
     inference adds) the context is ignored and every episode draws ``z`` from the prior."""
 
-    def __init__(self, sac: SAC, posterior: str = "updated") -> None:
+    def __init__(self, sac: SAC, budget: AdaptationBudget, posterior: str = "updated") -> None:
         if posterior not in POSTERIORS:
             raise ValueError(f"posterior must be one of {POSTERIORS}, got {posterior!r}")
         self.sac = sac
+        self.adaptation_budget = budget
         self.infers = posterior == "updated"
         self.posterior = sac.encoder.prior()
         self._generator = torch.Generator()
@@ -439,6 +440,12 @@ def load_agent(checkpoint: str | os.PathLike[str], posterior: str = "updated") -
     (``tasksuite evaluate --agent tasksuite.baselines.pearl:load_agent``); ``posterior``: one of
     :data:`POSTERIORS`."""
     state = load_checkpoint(checkpoint)
-    sac = SAC(state["obs_dim"], state["act_dim"], config_from_dict(Config, state["config"]))
+    config = config_from_dict(Config, state["config"])
+    sac = SAC(state["obs_dim"], state["act_dim"], config)
     sac.load_state_dict(state["sac"])
-    return PEARLAgent(sac, posterior)
+    return PEARLAgent(sac, adaptation_budget(config), posterior)
+
+
+def adaptation_budget(config: Config) -> AdaptationBudget:
+    """What PEARL meta-trains for: the ``context_episodes`` its encoder's context is collected from."""
+    return AdaptationBudget(config.context_episodes)

@@ -156,21 +156,6 @@ TABLE: tuple[Row, ...] = (
 )
 
 
-def adaptation_episodes(method: str, config: Any) -> int:
-    """K of a method's meta-test: the episodes it learns to adapt from in meta-training.
-
-    MAML: the K episodes of its inner step; RL²: a trial's episodes but the last; PEARL: the
-    episodes of its encoder's context; the multi-task agent does not adapt (0).
-    """
-    if method == "maml":
-        return config.episodes_per_task
-    if method == "rl2":
-        return config.episodes_per_trial - 1
-    if method == "pearl":
-        return config.context_episodes
-    return 0
-
-
 @dataclass(frozen=True)
 class Training:
     """One row trained with one seed, then evaluated with the harness (with its control and learning curve)."""
@@ -191,8 +176,11 @@ class Training:
 
     @property
     def adapt_episodes(self) -> int:
-        """K of the evaluation (see :func:`adaptation_episodes`)."""
-        return adaptation_episodes(self.row.method, self.config())
+        """K of the evaluation: the adaptation episodes the method meta-trains for (the multi-task
+        agent: 0), as its checkpoint declares them (each baseline's ``adaptation_budget``)."""
+        from tasksuite.baselines import algorithm
+
+        return algorithm(self.row.method).adaptation_budget(self.config()).episodes
 
     @property
     def protocols(self) -> tuple[str, ...]:

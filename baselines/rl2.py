@@ -37,7 +37,7 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,12 @@ class RL2Agent(AgentBase):
     cleared in :meth:`begin_task` (with ``memory="episode"``, at every episode). Adaptation
     episodes sample actions (as in training); evaluation episodes act with the mean."""
 
-    def __init__(self, net: RecurrentPolicy, memory: str = "trial") -> None:
+    def __init__(self, net: RecurrentPolicy, budget: AdaptationBudget, memory: str = "trial") -> None:
         if memory not in MEMORIES:
             raise ValueError(f"memory must be one of {MEMORIES}, got {memory!r}")
         self.net = net
         self.memory = memory
+        self.adaptation_budget = budget
         self.state = net.initial_state(1)
         self._previous = torch.zeros(net.log_std.shape[0] + 2)
         self._generator = torch.Generator()
@@ -216,4 +217,9 @@ def load_agent(checkpoint: str | os.PathLike[str], memory: str = "trial") -> RL2
     config = config_from_dict(Config, state["config"])
     net = RecurrentPolicy(state["obs_dim"], state["act_dim"], config.hidden, config.init_log_std)
     net.load_state_dict(state["policy"])
-    return RL2Agent(net, memory)
+    return RL2Agent(net, adaptation_budget(config), memory)
+
+
+def adaptation_budget(config: Config) -> AdaptationBudget:
+    """What RL² meta-trains for: a trial's episodes but the last (the one it is scored on in training)."""
+    return AdaptationBudget(config.episodes_per_trial - 1)

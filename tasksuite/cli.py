@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from tasksuite.evaluation.protocols import (
     DEFAULT_BUDGET,
     DEFAULT_EVAL_EPISODES,
     DEFAULT_SEEDS,
+    DEFAULT_SWEEP_EPISODES,
+    DEFAULT_SWEEP_GRADIENT_STEPS,
     PROTOCOLS,
 )
 from tasksuite.evaluation.references import DEFAULT_REFERENCE_EPISODES
@@ -245,30 +248,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tasksuite.evaluation.harness import evaluate
+    from tasksuite.evaluation.harness import BudgetMismatchWarning, evaluate
 
     # Like `python -m`: factories in modules of the current directory resolve (workers inherit sys.path).
     sys.path.insert(0, os.getcwd())
+
     try:
-        summary = evaluate(
-            args.out,
-            agent=args.agent,
-            benchmark=args.benchmark,
-            protocols=args.protocol,
-            agent_kwargs=args.agent_kwargs,
-            trainer=args.trainer,
-            trainer_kwargs=args.trainer_kwargs,
-            budget=args.budget,
-            adapt_episodes=args.adapt_episodes,
-            eval_episodes=args.eval_episodes,
-            seeds=args.seeds,
-            max_tasks=args.max_tasks,
-            split_seed=args.split_seed,
-            reference_episodes=args.reference_episodes,
-            workers=args.workers,
-            backend=args.backend,
-            progress=not args.quiet,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BudgetMismatchWarning)  # the summary's notice is printed instead
+            summary = evaluate(
+                args.out,
+                agent=args.agent,
+                benchmark=args.benchmark,
+                protocols=args.protocol,
+                agent_kwargs=args.agent_kwargs,
+                trainer=args.trainer,
+                trainer_kwargs=args.trainer_kwargs,
+                budget=args.budget,
+                adapt_episodes=args.adapt_episodes,
+                eval_episodes=args.eval_episodes,
+                seeds=args.seeds,
+                max_tasks=args.max_tasks,
+                split_seed=args.split_seed,
+                reference_episodes=args.reference_episodes,
+                sweep_episodes=args.sweep_episodes,
+                sweep_gradient_steps=args.sweep_gradient_steps,
+                sweep_ood=args.sweep_ood or (),
+                workers=args.workers,
+                backend=args.backend,
+                progress=not args.quiet,
+            )
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: finished units are saved in {args.out}; run the same command again to resume",
@@ -285,6 +294,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict, out: str) -> int:
+    notice = (summary.get("adaptation") or {}).get("notice")
+    if notice:
+        print(f"notice: {notice}")
     rows = []
     for protocol, section in summary["protocols"].items():
         if protocol == "transfer":
@@ -292,6 +304,14 @@ def _print_summary(summary: dict, out: str) -> int:
                 agg = section[variant]
                 if agg:
                     rows.append((protocol, f"trained on {variant}", "-", agg["tasks"], agg["runs"], *_cells(agg), "-"))
+            continue
+        if protocol == "adaptation-sweep":
+            for split, points in section["splits"].items():
+                for p in points["episodes"]:
+                    rows.append((protocol, f"{split}, K={p['k']}", "-", p["tasks"], p["runs"], *_cells(p), "-"))
+                for p in points["gradient_steps"]:
+                    label = f"{split}, {p['gradient_steps']} gradient steps"
+                    rows.append((protocol, label, "-", p["tasks"], p["runs"], *_cells(p), "-"))
             continue
         for split, agg in section["splits"].items():
             if agg is None:
@@ -578,15 +598,41 @@ def build_parser() -> argparse.ArgumentParser:
         default="meta-test",
         help="multi-task: training tasks, no adaptation; meta-test: test tasks, K adaptation episodes then "
         "evaluation (adaptation curve); ood-sweep: meta-test on the test tasks and every OOD level (score vs "
-        "distance); transfer: a trainer's agent trained on all training tasks vs one trained on each task alone; "
-        "all: the first three, plus transfer when --trainer is given (default: meta-test)",
+        "distance, with the area under it and its slope); adaptation-sweep: meta-test once for every K of "
+        "--sweep-episodes (and every number of --sweep-gradient-steps for agents that take them); transfer: a "
+        "trainer's agent trained on all training tasks vs one trained on each task alone; all: "
+        "multi-task, meta-test and ood-sweep, plus transfer when --trainer is given (default: meta-test)",
     )
     sub.add_argument(
         "--adapt-episodes",
         type=_non_negative_int,
-        default=DEFAULT_ADAPT_EPISODES,
+        default=None,
         metavar="K",
-        help="adaptation episodes per trial before evaluation, meta-test and ood-sweep (default: %(default)s)",
+        help="adaptation episodes per trial before evaluation, meta-test and ood-sweep (default: the K the "
+        f"agent declares it was trained for, e.g. a baseline checkpoint's; else {DEFAULT_ADAPT_EPISODES}). "
+        "Another K than the trained one is evaluated with a notice",
+    )
+    sub.add_argument(
+        "--sweep-episodes",
+        type=_count_list,
+        default=DEFAULT_SWEEP_EPISODES,
+        metavar="K,K,..",
+        help="adaptation-sweep: the K values, the run's K always added "
+        f"(default: {','.join(map(str, DEFAULT_SWEEP_EPISODES))})",
+    )
+    sub.add_argument(
+        "--sweep-gradient-steps",
+        type=_count_list,
+        default=None,
+        metavar="G,G,..",
+        help="adaptation-sweep: numbers of test-time gradient steps, at the run's K, for agents with "
+        f"set_gradient_steps (default: {','.join(map(str, DEFAULT_SWEEP_GRADIENT_STEPS))} for those, none for others)",
+    )
+    sub.add_argument(
+        "--sweep-ood",
+        nargs="+",
+        metavar="LEVEL",
+        help="adaptation-sweep: OOD levels to sweep besides the test tasks (default: the test tasks only)",
     )
     sub.add_argument(
         "--eval-episodes",
@@ -803,6 +849,17 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
     return value
+
+
+def _count_list(text: str) -> tuple[int, ...]:
+    """``0,1,2,4``: distinct non-negative integers."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2,4, got {text!r}") from None
+    if any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct non-negative integers, got {text!r}")
+    return values
 
 
 def _positive_int(text: str) -> int:

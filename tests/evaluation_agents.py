@@ -13,7 +13,7 @@ import numpy as np
 
 import tasksuite
 from tasksuite import Task
-from tasksuite.evaluation.agent import AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
 from tasksuite.evaluation.rollout import RandomPolicy
 
 # One lap of a small square: positions that are never collinear, so three readings locate the goal.
@@ -180,3 +180,62 @@ class MeanGoalTrainer:
 
 def mean_goal_trainer() -> MeanGoalTrainer:
     return MeanGoalTrainer()
+
+
+class PatientGoalFinder(GoalFinder):
+    """A :class:`GoalFinder` that learns only in adaptation episodes and declares the budget it needs
+    (one episode): with K = 0 it explores every episode, with K >= 1 it goes to the goal."""
+
+    adaptation_budget = AdaptationBudget(1)
+
+    def end_episode(self, adaptation: bool) -> None:
+        if adaptation:
+            super().end_episode(adaptation)
+
+
+def patient_goal_finder() -> PatientGoalFinder:
+    return PatientGoalFinder()
+
+
+class SteppedGoalFinder(PatientGoalFinder):
+    """A :class:`PatientGoalFinder` standing for a gradient-based agent: with 0 test-time "gradient
+    steps" it does not use what it learnt; it declares K = 1 and one step."""
+
+    adaptation_budget = AdaptationBudget(1, gradient_steps=1, step_size=0.5)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 1
+
+    def set_gradient_steps(self, steps: int) -> None:
+        self.steps = steps
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self.steps == 0:
+            self.step += 1
+            return _EXPLORE[(self.step - 1) % len(_EXPLORE)]
+        return super().act(obs)
+
+
+def stepped_goal_finder() -> SteppedGoalFinder:
+    return SteppedGoalFinder()
+
+
+#: The seeds ``seeded_goal_finder`` was called with, in this process (evaluations with workers=1).
+FACTORY_SEEDS: list[int] = []
+
+
+def seeded_goal_finder(seed: int) -> GoalFinder:
+    """A factory that takes the run's seed: stands for loading the agent trained with that seed."""
+    FACTORY_SEEDS.append(seed)
+    return GoalFinder()
+
+
+#: The checkpoint paths ``from_template`` was called with, in this process.
+TEMPLATE_PATHS: list[str] = []
+
+
+def from_template(checkpoint: str) -> GoalFinder:
+    """A factory whose ``checkpoint`` argument names one trained agent per seed (``{seed}`` in it)."""
+    TEMPLATE_PATHS.append(checkpoint)
+    return GoalFinder()

@@ -29,7 +29,7 @@ from tasksuite.cli import main
 from tasksuite.core.errors import InvalidConfigError, OutputError
 from tasksuite.core.folder import claim_folder
 from tasksuite.evaluation import evaluate
-from tasksuite.evaluation.agent import TaskContext
+from tasksuite.evaluation.agent import AdaptationBudget, TaskContext
 from tasksuite.evaluation.trial import run_trial
 
 META = tasksuite.make_benchmark("navigation-meta")
@@ -501,6 +501,49 @@ def test_meta_agents_play_valid_actions_through_whole_trials_of_the_harness(tiny
     curves = summary["protocols"]["ood-sweep"]["curves"]
     assert set(curves) == {"test", "near", "far"}
     assert all(len(curve) == 3 and all(np.isfinite(point["iqm"]) for point in curve) for curve in curves.values())
+
+
+# ---------------------------------------------------------------------- the adaptation budget (issue 13)
+
+TRAINED_BUDGETS = {
+    "maml": lambda c: AdaptationBudget(c["episodes_per_task"], c["inner_steps"], c["inner_lr"]),
+    "rl2": lambda c: AdaptationBudget(c["episodes_per_trial"] - 1),  # the last episode is the scored one
+    "pearl": lambda c: AdaptationBudget(c["context_episodes"]),
+    "multitask": lambda c: AdaptationBudget(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRAINED_BUDGETS))
+def test_every_checkpoint_declares_the_budget_it_was_trained_for(tiny_runs, name):
+    checkpoint = tiny_runs[name] / "checkpoint.pt"
+    config = load_checkpoint(checkpoint)["config"]
+    assert load_agent(checkpoint).adaptation_budget == TRAINED_BUDGETS[name](config)
+
+
+def test_the_plain_evaluate_command_uses_mamls_trained_k_and_validates_number(tiny_runs, tmp_path):
+    checkpoint = tiny_runs["maml"] / "checkpoint.pt"
+    plain = harness_scores(tmp_path / "plain", checkpoint, META, "meta-test", adapt_episodes=None, max_tasks=2)
+    k = TINY["maml"]["episodes_per_task"]
+    assert plain["adaptation"]["episodes"] == k and plain["adaptation"]["source"] == "declared"
+    given = harness_scores(tmp_path / "given", checkpoint, META, "meta-test", adapt_episodes=k, max_tasks=2)
+    assert plain["protocols"] == given["protocols"] and given["adaptation"]["notice"] is None
+    with pytest.warns(UserWarning, match=f"K=1 adaptation episodes; the agent was trained for K={k}"):
+        harness_scores(tmp_path / "other", checkpoint, META, "meta-test", adapt_episodes=1, max_tasks=2)
+
+
+def test_the_sweep_takes_mamls_gradient_steps(tiny_runs, tmp_path):
+    checkpoint = tiny_runs["maml"] / "checkpoint.pt"
+    summary = harness_scores(
+        tmp_path, checkpoint, META, "adaptation-sweep", adapt_episodes=None, max_tasks=2, sweep_episodes=[0]
+    )
+    test = summary["protocols"]["adaptation-sweep"]["splits"]["test"]
+    assert [p["gradient_steps"] for p in test["gradient_steps"]] == [0, 1, 2, 3]
+    by_steps = {p["gradient_steps"]: p["iqm"] for p in test["gradient_steps"]}
+    by_k = {p["k"]: p["iqm"] for p in test["episodes"]}
+    assert sorted(by_k) == [0, TINY["maml"]["episodes_per_task"]]  # the trained K joins the asked-for K = 0
+    # The agent's own number of steps (the trained one) at the trained K is the same trial either way.
+    assert by_k[TINY["maml"]["episodes_per_task"]] == by_steps[algorithm("maml").Config.inner_steps]
+    assert len(set(by_steps.values())) > 1  # the steps reach the agent
 
 
 # ---------------------------------------------------------------------- fixes and controls (issue 12)

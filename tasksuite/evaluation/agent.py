@@ -19,6 +19,15 @@ Where the baselines adapt:
 Only :meth:`act` is required: :class:`AgentBase` supplies no-op defaults, and
 :class:`PolicyAgent` wraps any plain ``obs -> action`` callable.
 
+Two optional attributes tell the harness about an agent's adaptation:
+
+* ``adaptation_budget``: an :class:`AdaptationBudget`, the test-time adaptation the agent was
+  trained for (K adaptation episodes; for a gradient-based agent also its gradient steps and
+  step size). ``tasksuite evaluate`` without ``--adapt-episodes`` then uses the declared K, and
+  says when it is asked to use another. Every baseline checkpoint declares its budget.
+* ``set_gradient_steps(steps)``: a gradient-based agent that accepts another number of test-time
+  gradient steps; the ``adaptation-sweep`` protocol then sweeps them as well.
+
 Reference agents (the oracle that defines a normalized score of 1) need the
 task even where the setting hides it. They subclass :class:`PrivilegedAgent`;
 the harness then puts the task in their :class:`TaskContext` in every setting
@@ -29,7 +38,7 @@ for a meta-RL result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
@@ -61,6 +70,61 @@ class TaskContext:
     action_space: gym.spaces.Box
     horizon: int
     seed: int
+
+
+@dataclass(frozen=True)
+class AdaptationBudget:
+    """The test-time adaptation an agent was meta-trained for (see the module docstring).
+
+    Attributes:
+        episodes: K, the adaptation episodes before evaluation (0: the agent does not adapt).
+        gradient_steps: test-time gradient steps on them (gradient-based agents), else ``None``.
+        step_size: the step size of those gradient steps, else ``None``.
+    """
+
+    episodes: int
+    gradient_steps: int | None = None
+    step_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.episodes) is not int or self.episodes < 0:
+            raise ValueError(f"AdaptationBudget episodes={self.episodes!r}: expected an integer >= 0")
+        if self.gradient_steps is not None and (type(self.gradient_steps) is not int or self.gradient_steps < 0):
+            raise ValueError(
+                f"AdaptationBudget gradient_steps={self.gradient_steps!r}: expected an integer >= 0 or None"
+            )
+
+    def describe(self) -> str:
+        """E.g. ``"K=10 adaptation episodes, 1 gradient step(s) of size 0.1"``."""
+        text = f"K={self.episodes} adaptation episodes"
+        if self.gradient_steps is not None:
+            text += f", {self.gradient_steps} gradient step(s)"
+            if self.step_size is not None:
+                text += f" of size {self.step_size:g}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of this value."""
+        return asdict(self)
+
+
+def declared_budget(agent: object) -> AdaptationBudget | None:
+    """The agent's ``adaptation_budget`` attribute, ``None`` when it declares none.
+
+    Raises :class:`TypeError` when the attribute is there but is not an :class:`AdaptationBudget`.
+    """
+    budget = getattr(agent, "adaptation_budget", None)
+    if budget is not None and not isinstance(budget, AdaptationBudget):
+        raise TypeError(
+            f"{type(agent).__name__}.adaptation_budget is a {type(budget).__name__}; "
+            "declare it as tasksuite.evaluation.agent.AdaptationBudget(episodes=..., ...) or leave it out"
+        )
+    return budget
+
+
+def accepts_gradient_steps(agent: object) -> bool:
+    """Whether the agent takes another number of test-time gradient steps (``set_gradient_steps``)."""
+    return callable(getattr(agent, "set_gradient_steps", None))
 
 
 @dataclass(frozen=True)

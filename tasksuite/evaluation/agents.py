@@ -11,6 +11,12 @@ Built-in factories: ``tasksuite.evaluation.agents:oracle`` (the family's
 scripted oracle: normalized score 1) and ``tasksuite.evaluation.agents:random``
 (uniform-random actions: normalized score 0).
 
+Training seeds: the harness's run ``k`` (seed ``k``) can be an agent trained with seed ``k``. A
+factory that accepts a ``seed`` argument is called with it (unless ``--agent-kwargs`` sets it), and
+the placeholder ``{seed}`` in a string keyword argument is replaced by it, e.g.
+``{"checkpoint": "runs/maml-seed{seed}/checkpoint.pt"}``. Then the report's intervals cover
+training seeds; otherwise every run is the same agent and they cover evaluation seeds only.
+
 Reports and plots call a run's method by :meth:`Factory.method_name`: the
 factory's name, unless the factory has a ``method_name(**kwargs) -> str``
 attribute, which is asked (``tasksuite.baselines:load_agent`` answers with the
@@ -20,6 +26,7 @@ checkpoint's algorithm, e.g. ``"maml"``).
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +38,8 @@ from tasksuite.evaluation.agent import Agent, PolicyAgent, PrivilegedAgent, Task
 from tasksuite.evaluation.rollout import RandomPolicy
 from tasksuite.registry import get_family
 
+#: Replaced by the run's seed in the string keyword arguments of a factory (see the module docstring).
+SEED_PLACEHOLDER = "{seed}"
 ORACLE = "tasksuite.evaluation.agents:oracle"
 RANDOM = "tasksuite.evaluation.agents:random"
 
@@ -100,16 +109,43 @@ class Factory:
         factory = self.resolve()
         describe = getattr(factory, "method_name", None)
         if callable(describe):
-            return str(describe(**dict(self.kwargs)))
+            return str(describe(**self.kwargs_for(0, with_seed_argument=False)))
         return self.spec.rpartition(":")[2].rpartition(".")[2]
 
-    def build(self) -> Any:
-        """Call the factory with the keyword arguments."""
-        return self.resolve()(**dict(self.kwargs))
+    def takes_seed(self) -> bool:
+        """Whether the factory is called with the run's seed: it has a ``seed`` parameter the kwargs leave free."""
+        if "seed" in self.kwargs:
+            return False
+        try:
+            parameters = inspect.signature(self.resolve()).parameters
+        except (TypeError, ValueError):  # some builtins have no signature: they take no seed
+            return False
+        return "seed" in parameters
 
-    def build_agent(self) -> Agent:
-        """A fresh agent (a plain callable becomes a :class:`PolicyAgent`)."""
-        return as_agent(self.build(), self.spec)
+    def seed_reaches_agent(self) -> bool:
+        """Whether run ``k`` builds its agent from seed ``k`` (a ``seed`` argument or the ``{seed}`` placeholder)."""
+        templated = any(isinstance(v, str) and SEED_PLACEHOLDER in v for v in self.kwargs.values())
+        return templated or self.takes_seed()
+
+    def kwargs_for(self, seed: int | None, with_seed_argument: bool = True) -> dict[str, Any]:
+        """The keyword arguments for run ``seed``: ``{seed}`` replaced, ``seed=`` added where the factory takes it."""
+        if seed is None:
+            return dict(self.kwargs)
+        kwargs = {
+            key: value.replace(SEED_PLACEHOLDER, str(seed)) if isinstance(value, str) else value
+            for key, value in self.kwargs.items()
+        }
+        if with_seed_argument and self.takes_seed():
+            kwargs["seed"] = seed
+        return kwargs
+
+    def build(self, seed: int | None = None) -> Any:
+        """Call the factory with the keyword arguments (for run ``seed``, see :meth:`kwargs_for`)."""
+        return self.resolve()(**self.kwargs_for(seed))
+
+    def build_agent(self, seed: int | None = None) -> Agent:
+        """A fresh agent for run ``seed`` (a plain callable becomes a :class:`PolicyAgent`)."""
+        return as_agent(self.build(seed), self.spec)
 
 
 # ---------------------------------------------------------------------- reference agents

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,19 @@ from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 from tasksuite.evaluation import references as refs
+from tasksuite.evaluation.agent import AdaptationBudget, accepts_gradient_steps, declared_budget
 from tasksuite.evaluation.agents import Factory, spec_of
 from tasksuite.evaluation.protocols import (
     AGENT_PROTOCOLS,
+    ALL_AGENT_PROTOCOLS,
     DEFAULT_ADAPT_EPISODES,
     DEFAULT_BUDGET,
     DEFAULT_EVAL_EPISODES,
     DEFAULT_SEEDS,
+    DEFAULT_SWEEP_EPISODES,
+    DEFAULT_SWEEP_GRADIENT_STEPS,
     PROTOCOLS,
+    Sweep,
     UnitJob,
     plan_units,
     run_unit,
@@ -59,15 +65,55 @@ def resolve_benchmark(benchmark: str | os.PathLike[str] | Benchmark, split_seed:
 
 
 def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list[str]:
-    """``"all"`` means every agent protocol, plus transfer when a trainer is given."""
+    """``"all"`` means multi-task, meta-test and ood-sweep, plus transfer when a trainer is given (the
+    adaptation sweep, several meta-tests in one, is asked for by name)."""
     chosen = [protocols] if isinstance(protocols, str) else list(protocols)
     if "all" in chosen:
-        chosen = [*AGENT_PROTOCOLS, *(["transfer"] if with_trainer else [])]
+        chosen = [*ALL_AGENT_PROTOCOLS, *(["transfer"] if with_trainer else [])]
     unknown = [p for p in chosen if p not in PROTOCOLS]
     if unknown or not chosen:
         hints = "".join(did_you_mean(p, [*PROTOCOLS, "all"]) for p in unknown)
         raise UnknownNameError(f"unknown protocol(s) {unknown}{hints}; choose from {', '.join(PROTOCOLS)} or 'all'")
     return list(dict.fromkeys(chosen))
+
+
+class BudgetMismatchWarning(UserWarning):
+    """The evaluation's K differs from the adaptation budget the agent declares it was trained for."""
+
+
+def adaptation_settings(declared: AdaptationBudget | None, adapt_episodes: int | None) -> dict[str, Any]:
+    """K of an evaluation and why: the one asked for, else the agent's declared budget, else the default.
+
+    Returns ``{"episodes": K, "source": "given" | "declared" | "default", "declared": budget dict or
+    None, "notice": one line when K differs from the declared budget, else None}``.
+    """
+    if adapt_episodes is None:
+        k = declared.episodes if declared is not None else DEFAULT_ADAPT_EPISODES
+        source = "declared" if declared is not None else "default"
+    else:
+        k, source = adapt_episodes, "given"
+    notice = None
+    if declared is not None and k != declared.episodes:
+        notice = (
+            f"evaluating with K={k} adaptation episodes; the agent was trained for K={declared.episodes} "
+            "(omit --adapt-episodes to use the trained budget)"
+        )
+    return {
+        "episodes": k,
+        "source": source,
+        "declared": declared.to_dict() if declared is not None else None,
+        "notice": notice,
+    }
+
+
+def _counts(name: str, values: Sequence[int], low: int) -> tuple[int, ...]:
+    """A non-empty list of distinct integers >= ``low`` (a sweep's K values or gradient steps)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise TasksuiteError(f"{name}={values!r}: expected a non-empty list of integers >= {low}")
+    checked = tuple(integer(name, value, low, TasksuiteError) for value in values)
+    if len(set(checked)) != len(checked):
+        raise TasksuiteError(f"{name}={list(values)!r} repeats a value; give each once")
+    return tuple(sorted(checked))
 
 
 def evaluate(
@@ -80,12 +126,15 @@ def evaluate(
     trainer: str | Callable[..., Any] | None = None,
     trainer_kwargs: Mapping[str, Any] | None = None,
     budget: int = DEFAULT_BUDGET,
-    adapt_episodes: int = DEFAULT_ADAPT_EPISODES,
+    adapt_episodes: int | None = None,
     eval_episodes: int = DEFAULT_EVAL_EPISODES,
     seeds: int = DEFAULT_SEEDS,
     max_tasks: int | None = None,
     split_seed: int = 0,
     reference_episodes: int = refs.DEFAULT_REFERENCE_EPISODES,
+    sweep_episodes: Sequence[int] = DEFAULT_SWEEP_EPISODES,
+    sweep_gradient_steps: Sequence[int] | None = None,
+    sweep_ood: Sequence[str] = (),
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
@@ -99,17 +148,24 @@ def evaluate(
         agent: factory of the evaluated agent, as ``"pkg.module:Factory"`` or an
             importable module-level callable; called with ``agent_kwargs`` once per unit.
         benchmark: a registered name, a split manifest path or a :class:`Benchmark`.
-        protocols: ``"multi-task"``, ``"meta-test"``, ``"ood-sweep"``,
+        protocols: ``"multi-task"``, ``"meta-test"``, ``"ood-sweep"``, ``"adaptation-sweep"``,
             ``"transfer"``, a list of them, or ``"all"``.
         trainer: factory of a :class:`~tasksuite.evaluation.protocols.Trainer`
             (transfer protocol), called with ``trainer_kwargs``.
         budget: the transfer protocol's training budget per task, in env steps.
-        adapt_episodes: K, adaptation episodes per trial (meta-test, ood-sweep).
+        adapt_episodes: K, adaptation episodes per trial (meta-test, ood-sweep). ``None``: the K the
+            agent declares it was trained for (its ``adaptation_budget``), else 2. Another K than
+            the declared one is evaluated, with a :class:`BudgetMismatchWarning` and a notice in
+            the summary and report.
         eval_episodes: E, evaluation episodes per trial.
         seeds: runs per task (seeds ``0 .. seeds-1``).
         max_tasks: evaluate at most the first ``max_tasks`` tasks of each split.
         split_seed: seed of the benchmark's splits (0: the published split).
         reference_episodes: episodes of the oracle and random references per task.
+        sweep_episodes: the K values of the adaptation-sweep protocol (the run's K is added).
+        sweep_gradient_steps: its numbers of test-time gradient steps, at the run's K; ``None``:
+            0-3 when the agent takes another number (``set_gradient_steps``), none otherwise.
+        sweep_ood: OOD levels the adaptation sweep covers besides the test tasks.
         workers: local worker processes (default: one per CPU core; 1 runs in this process). Workers
             re-import the main script: called at a script's top level, outside ``if __name__ ==
             "__main__":``, the default runs in this process (with a warning) and ``workers > 1`` is an error.
@@ -129,7 +185,8 @@ def evaluate(
     # Every protocol checked above needs one of the two: the report names the run by the first.
     method = next(f for f in (agent_factory, trainer_factory) if f is not None).method_name()
     bench = resolve_benchmark(benchmark, split_seed)
-    adapt_episodes = integer("adapt_episodes", adapt_episodes, 0, TasksuiteError)
+    if adapt_episodes is not None:
+        adapt_episodes = integer("adapt_episodes", adapt_episodes, 0, TasksuiteError)
     eval_episodes = integer("eval_episodes", eval_episodes, 1, TasksuiteError)
     seeds = integer("seeds", seeds, 1, TasksuiteError)
     reference_episodes = integer("reference_episodes", reference_episodes, 1, TasksuiteError)
@@ -137,6 +194,35 @@ def evaluate(
     if max_tasks is not None:
         max_tasks = integer("max_tasks", max_tasks, 1, TasksuiteError)
     progress = boolean("progress", progress, TasksuiteError)
+    # One agent built here tells its trained budget (and whether it takes other gradient steps).
+    probe = None
+    if agent_factory and any(p in AGENT_PROTOCOLS for p in chosen):
+        try:
+            probe = agent_factory.build_agent(seed=0)
+        except Exception:  # a factory that fails here fails in every unit, where its error is recorded
+            probe = None
+    adaptation = adaptation_settings(declared_budget(probe), adapt_episodes)
+    if adaptation["notice"]:
+        warnings.warn(adaptation["notice"], BudgetMismatchWarning, stacklevel=2)
+    sweep = None
+    if "adaptation-sweep" in chosen:
+        unknown = [level for level in sweep_ood if level not in bench.splits.ood_levels]
+        if isinstance(sweep_ood, str) or unknown:
+            raise TasksuiteError(
+                f"sweep_ood={sweep_ood!r}: expected a list of OOD levels of {bench.name}, "
+                f"which are {', '.join(bench.splits.ood_levels) or 'none'}"
+            )
+        if sweep_gradient_steps is None:
+            sweep_gradient_steps = DEFAULT_SWEEP_GRADIENT_STEPS if accepts_gradient_steps(probe) else ()
+        elif sweep_gradient_steps and not accepts_gradient_steps(probe):
+            raise TasksuiteError(
+                f"sweep_gradient_steps={list(sweep_gradient_steps)!r}: the agent of {agent_factory.spec!r} "
+                "takes no other number of gradient steps (it has no set_gradient_steps)"
+            )
+        steps = _counts("sweep_gradient_steps", sweep_gradient_steps, 0) if sweep_gradient_steps else ()
+        # The run's K (the trained one, unless another was asked for) is always a point of the curve.
+        episodes = tuple(sorted({*_counts("sweep_episodes", sweep_episodes, 0), adaptation["episodes"]}))
+        sweep = Sweep(episodes, steps, ("test", *dict.fromkeys(sweep_ood)))
 
     runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)
@@ -146,7 +232,10 @@ def evaluate(
         "agent_kwargs": dict(agent_factory.kwargs) if agent_factory else None,
         "trainer": trainer_factory.spec if trainer_factory else None,
         "trainer_kwargs": dict(trainer_factory.kwargs) if trainer_factory else None,
-        "files": file_digests(agent_kwargs, trainer_kwargs),
+        "files": file_digests(
+            *(agent_factory.kwargs_for(seed) for seed in range(seeds)) if agent_factory else (), trainer_kwargs
+        ),
+        "runs": "training seeds" if agent_factory and agent_factory.seed_reaches_agent() else "evaluation seeds",
         "method": method,
         "budget": budget if trainer_factory else None,
         "benchmark": bench.name,
@@ -158,7 +247,9 @@ def evaluate(
         "distance_unit": bench.family.distance_unit,
         "ood_levels": list(bench.splits.ood_levels),
         "protocols": chosen,
-        "adapt_episodes": adapt_episodes,
+        "adapt_episodes": adaptation["episodes"],
+        "adaptation": adaptation,
+        "sweep": sweep.to_dict() if sweep else None,
         "eval_episodes": eval_episodes,
         "seeds": seeds,
         "max_tasks": max_tasks,
@@ -166,7 +257,7 @@ def evaluate(
         "workers": workers,
         "backend": backend,
     }
-    units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks)
+    units = plan_units(bench, chosen, seeds, adaptation["episodes"], max_tasks, sweep)
     tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
     with results.claim(), runner:
         results.prepare(config)

@@ -6,6 +6,9 @@ protocol       tasks                                       each (task, seed) uni
 multi-task     the training tasks                          E evaluation episodes, no adaptation
 meta-test      the test tasks                              K adaptation episodes, then E evaluation
 ood-sweep      the test tasks and every OOD level's tasks  as meta-test: score vs distance
+adaptation-    the test tasks (and chosen OOD levels)      as meta-test, once for every K of a list
+sweep                                                      (and every number of test-time gradient
+                                                           steps, where the agent takes another)
 transfer       the training tasks                          a trainer's agent trained on all tasks, and
                                                            one trained on each task alone (same
                                                            per-task budget), each evaluated E episodes
@@ -27,17 +30,45 @@ from typing import Any, Protocol, runtime_checkable
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.task import Task
-from tasksuite.evaluation.agent import Agent, is_privileged
+from tasksuite.evaluation.agent import Agent, accepts_gradient_steps, is_privileged
 from tasksuite.evaluation.agents import Factory, as_agent
 from tasksuite.evaluation.trial import run_trial
 
-PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "transfer")
-AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep")
+PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "adaptation-sweep", "transfer")
+AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "adaptation-sweep")
+#: What ``"all"`` runs with an agent: the adaptation sweep, several meta-tests in one, is asked for by name.
+ALL_AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep")
 
 DEFAULT_ADAPT_EPISODES = 2
 DEFAULT_EVAL_EPISODES = 3
 DEFAULT_SEEDS = 3
 DEFAULT_BUDGET = 10_000
+DEFAULT_SWEEP_EPISODES: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
+DEFAULT_SWEEP_GRADIENT_STEPS: tuple[int, ...] = (0, 1, 2, 3)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What the adaptation-sweep protocol varies.
+
+    Attributes:
+        episodes: the K values, each evaluated exactly as meta-test with K adaptation episodes.
+        gradient_steps: numbers of test-time gradient steps, each at the run's K (empty: the
+            agent does not take another number, see ``set_gradient_steps`` in the agent protocol).
+        splits: ``"test"`` and any OOD levels swept as well.
+    """
+
+    episodes: tuple[int, ...] = DEFAULT_SWEEP_EPISODES
+    gradient_steps: tuple[int, ...] = ()
+    splits: tuple[str, ...] = ("test",)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of this value."""
+        return {
+            "episodes": list(self.episodes),
+            "gradient_steps": list(self.gradient_steps),
+            "splits": list(self.splits),
+        }
 
 
 @runtime_checkable
@@ -59,13 +90,14 @@ class Unit:
     """One saved piece of work.
 
     Attributes:
-        kind: ``"trial"`` (the evaluated agent on one task), ``"transfer-all"``
-            (a trainer's agent trained on every task of ``tasks``) or
-            ``"transfer-single"`` (trained on its one task alone).
+        kind: ``"trial"`` (the evaluated agent on one task), ``"sweep"`` (a trial of the
+            adaptation sweep), ``"transfer-all"`` (a trainer's agent trained on every task of
+            ``tasks``) or ``"transfer-single"`` (trained on its one task alone).
         split: the split the tasks come from.
         tasks: the tasks evaluated (one, except for ``transfer-all``).
         seed: the run seed.
         adapt_episodes: K, the adaptation episodes before evaluation.
+        gradient_steps: the test-time gradient steps the agent is set to (sweep), ``None``: its own.
     """
 
     kind: str
@@ -73,6 +105,7 @@ class Unit:
     tasks: tuple[Task, ...]
     seed: int
     adapt_episodes: int
+    gradient_steps: int | None = None
 
     @property
     def key(self) -> str:
@@ -81,6 +114,9 @@ class Unit:
             return f"transfer/all/seed{self.seed}"
         (task,) = self.tasks
         where = "transfer/single" if self.kind == "transfer-single" else self.split
+        if self.kind == "sweep":
+            steps = "" if self.gradient_steps is None else f"-G{self.gradient_steps}"
+            where = f"sweep/K{self.adapt_episodes}{steps}/{self.split}"
         return f"{where}/{task.id}/seed{self.seed}"
 
 
@@ -114,7 +150,7 @@ def splits_of(protocol: str, benchmark: Benchmark) -> list[str]:
         return ["test"]
     if protocol == "ood-sweep":
         return ["test", *benchmark.splits.ood_levels]
-    raise TasksuiteError(f"protocol {protocol!r} has no agent splits; agent protocols are {AGENT_PROTOCOLS}")
+    raise TasksuiteError(f"protocol {protocol!r} has no agent splits; they are {', '.join(ALL_AGENT_PROTOCOLS)}")
 
 
 def plan_units(
@@ -123,6 +159,7 @@ def plan_units(
     seeds: int,
     adapt_episodes: int,
     max_tasks: int | None = None,
+    sweep: Sweep | None = None,
 ) -> list[Unit]:
     """Every unit the given protocols need, without duplicates (meta-test and ood-sweep share the test split)."""
     unknown = [p for p in protocols if p not in PROTOCOLS]
@@ -137,6 +174,17 @@ def plan_units(
                 planned += [Unit("transfer-single", "train", (task,), seed, 0) for task in tasks]
                 units.update((unit.key, unit) for unit in planned)
             continue
+        if protocol == "adaptation-sweep":
+            sweep = sweep or Sweep()
+            for split in sweep.splits:
+                for task in benchmark.tasks(split)[:max_tasks]:
+                    for seed in range(seeds):
+                        planned = [Unit("sweep", split, (task,), seed, k) for k in sweep.episodes]
+                        planned += [
+                            Unit("sweep", split, (task,), seed, adapt_episodes, g) for g in sweep.gradient_steps
+                        ]
+                        units.update((unit.key, unit) for unit in planned)
+            continue
         for split in splits_of(protocol, benchmark):
             k = 0 if protocol == "multi-task" else adapt_episodes
             for task in benchmark.tasks(split)[:max_tasks]:
@@ -150,12 +198,20 @@ def run_unit(job: UnitJob) -> UnitOutcome:
     """Run one unit; an exception raised by the agent or trainer becomes the outcome's error and traceback."""
     unit = job.unit
     try:
-        if unit.kind == "trial":
+        if unit.kind in ("trial", "sweep"):
             if job.agent is None:
-                raise TasksuiteError("a trial unit needs an agent factory")
+                raise TasksuiteError(f"a {unit.kind} unit needs an agent factory")
             (task,) = unit.tasks
-            agent = job.agent.build_agent()
-            return UnitOutcome(unit.key, tuple(_trial_records(job, agent, task, "agent")))
+            agent = job.agent.build_agent(seed=unit.seed)
+            if unit.gradient_steps is not None:
+                if not accepts_gradient_steps(agent):
+                    raise TasksuiteError(
+                        f"{job.agent.spec!r} built an agent without set_gradient_steps(steps): "
+                        "it cannot be swept over test-time gradient steps"
+                    )
+                agent.set_gradient_steps(unit.gradient_steps)  # type: ignore[attr-defined]
+            variant = "agent" if unit.kind == "trial" else "sweep"
+            return UnitOutcome(unit.key, tuple(_trial_records(job, agent, task, variant)))
         if job.trainer is None:
             raise TasksuiteError("a transfer unit needs a trainer factory")
         trainer = job.trainer.build()
@@ -181,6 +237,8 @@ def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list
         "distance": task.distance,
         "params": dict(task.params),
         "seed": unit.seed,
+        "adapt_episodes": unit.adapt_episodes,
+        "gradient_steps": unit.gradient_steps,
         "privileged": is_privileged(agent),
     }
     return [{**where, **episode.to_dict()} for episode in episodes]

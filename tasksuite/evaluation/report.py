@@ -25,7 +25,7 @@ from tasksuite.core.errors import IntegrityError
 from tasksuite.core.io import atomic_write, atomic_write_json, atomic_write_text
 from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.results import ResultsDir, to_jsonl
-from tasksuite.evaluation.scores import CONFIDENCE, aggregate, is_degenerate, normalize
+from tasksuite.evaluation.scores import CONFIDENCE, aggregate, is_degenerate, normalize, robustness
 from tasksuite.evaluation.style import MethodStyle, method_key, method_style
 
 #: The all-task agent shows negative transfer on a task when it scores this much below the single-task agent.
@@ -48,6 +48,9 @@ def summarize(
         if protocol == "transfer":
             sections[protocol] = _transfer_summary(records)
             continue
+        if protocol == "adaptation-sweep":
+            sections[protocol] = sweep_summary(records, config)
+            continue
         splits = ["train"] if protocol == "multi-task" else ["test"]
         if protocol == "ood-sweep":
             splits += config["ood_levels"]
@@ -63,12 +66,21 @@ def summarize(
                 if agg is not None
                 for tid, score in agg["per_task"].items()
             ]
+            levels = [
+                (agg["distance"], [v for values in _scores(records, split).values() for v in values])
+                for split, agg in section["splits"].items()
+                if agg is not None
+            ]
+            found = robustness(levels)
+            section["robustness"] = found.to_dict() if found else None
         sections[protocol] = section
     return {
         "agent": config["agent"],
         "benchmark": config["benchmark"],
         "setting": config["setting"],
         "privileged": any(r["privileged"] for r in records),
+        "adaptation": config.get("adaptation"),
+        "runs": config.get("runs"),
         "confidence": CONFIDENCE,
         "protocols": sections,
         "units": {"finished": len({r["unit"] for r in records}), "failed": len(errors)},
@@ -87,12 +99,14 @@ def normalized_records(records: Records, references: dict[str, Reference]) -> Re
     return out
 
 
-def _scores_by_trial(records: Records, split: str, variant: str) -> dict[str, list[tuple[int, float]]]:
-    """Per task, ``(seed, score)`` of each trial: the mean normalized return of its evaluation episodes."""
+def _scores_by_trial(records: Records, split: str, variant: str, **fields: Any) -> dict[str, list[tuple[int, float]]]:
+    """Per task, ``(seed, score)`` of each trial: the mean normalized return of its evaluation episodes
+    (only records whose ``fields`` have the given values, e.g. ``adapt_episodes=4`` in a sweep)."""
     by_trial: dict[tuple[str, int], list[float]] = defaultdict(list)
     for r in records:
         if r["split"] == split and r["variant"] == variant and not r["adaptation"] and r["normalized"] is not None:
-            by_trial[(r["task_id"], r["seed"])].append(r["normalized"])
+            if all(r.get(name) == value for name, value in fields.items()):
+                by_trial[(r["task_id"], r["seed"])].append(r["normalized"])
     per_task: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for (task_id, seed), values in sorted(by_trial.items()):
         per_task[task_id].append((seed, float(np.mean(values))))
@@ -149,6 +163,32 @@ def adaptation_gain(records: Records, split: str) -> dict[str, Any] | None:
             if (task_id, seed) in first:
                 gains[task_id].append(score - first[(task_id, seed)])
     return aggregate(gains).to_dict() if gains else None
+
+
+def sweep_summary(records: Records, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The adaptation sweep: per split, the score at every K (at the agent's own gradient steps) and
+    at every number of gradient steps (at the run's K), each an aggregate as meta-test's."""
+
+    def point(split: str, **fields: Any) -> dict[str, Any] | None:
+        trials = _scores_by_trial(records, split, "sweep", **fields)
+        if not trials:
+            return None
+        scores = {tid: [score for _, score in values] for tid, values in trials.items()}
+        return aggregate(scores).to_dict()
+
+    sweep, k = config["sweep"], config["adapt_episodes"]
+    splits = {}
+    for split in sweep["splits"]:
+        episodes = [
+            {"k": n, **agg} for n in sweep["episodes"] if (agg := point(split, adapt_episodes=n, gradient_steps=None))
+        ]
+        steps = [
+            {"gradient_steps": g, **agg}
+            for g in sweep["gradient_steps"]
+            if (agg := point(split, adapt_episodes=k, gradient_steps=g))
+        ]
+        splits[split] = {"episodes": episodes, "gradient_steps": steps}
+    return {"adapt_episodes": k, "trained": config["adaptation"]["declared"], "splits": splits}
 
 
 def _transfer_summary(records: Records) -> dict[str, Any]:
@@ -212,6 +252,7 @@ class MethodNumbers:
         training_seeds: training runs pooled in the aggregates; ``None``: one trained agent as given.
         in_context: whether the method adapts within an episode (``None``: known for RL² and the transformer).
         transfer: the transfer section of a summary (:func:`summarize`), when the protocol ran.
+        sweep: the adaptation-sweep section of a summary (:func:`sweep_summary`), when the protocol ran.
     """
 
     method: str
@@ -223,6 +264,7 @@ class MethodNumbers:
     training_seeds: int | None = None
     in_context: bool | None = None
     transfer: Mapping[str, Any] | None = None
+    sweep: Mapping[str, Any] | None = None
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any], config: Mapping[str, Any]) -> MethodNumbers:
@@ -234,6 +276,7 @@ class MethodNumbers:
         adapting = [protocols[p] for p in ("meta-test", "ood-sweep") if p in protocols]
         k = config["adapt_episodes"] if adapting else 0
         curve = adapting[0]["curves"].get("test") if adapting else None
+        training_seeds = config["seeds"] if config.get("runs") == "training seeds" else None
         return cls(
             method=method_of(config),
             benchmark=config["benchmark"],
@@ -241,7 +284,9 @@ class MethodNumbers:
             splits=splits,
             pre=curve[0] if k and curve else None,
             gain=adapting[0].get("gains", {}).get("test") if k else None,
+            training_seeds=training_seeds,
             transfer=protocols.get("transfer"),
+            sweep=protocols.get("adaptation-sweep"),
         )
 
     @property
@@ -339,6 +384,31 @@ def _ood_sentence(m: MethodNumbers) -> str | None:
     return f"Out of distribution, {scores}: {verdict}."
 
 
+def _sweep_sentence(m: MethodNumbers) -> str | None:
+    points = (m.sweep or {}).get("splits", {}).get("test", {}).get("episodes") if m.sweep else None
+    if not points or len(points) < 2:
+        return None
+    trained = (m.sweep.get("trained") or {}).get("episodes")  # type: ignore[union-attr]
+    cells = ", ".join(f"K = {p['k']}{' (trained)' if p['k'] == trained else ''} {format_interval(p)}" for p in points)
+    sentence = f"By adaptation budget, **{m.label}** on the test tasks of `{m.benchmark}` scores {cells}"
+    at_trained = next((p for p in points if p["k"] == trained), None)
+    if at_trained is not None:
+        more = [p for p in points if p["k"] > trained]
+        fewer = [p for p in points if p["k"] < trained]
+        if more:
+            verdict = (
+                "more episodes than trained help"
+                if more[-1]["low"] > at_trained["high"]
+                else "more episodes than trained hurt"
+                if more[-1]["high"] < at_trained["low"]
+                else "more episodes than trained change nothing measurable"
+            )
+            sentence += f"; {verdict} (K = {more[-1]['k']} against K = {trained})"
+        if fewer and fewer[0]["high"] < at_trained["low"]:
+            sentence += f"; with K = {fewer[0]['k']} it is below its trained-budget score"
+    return sentence + "."
+
+
 def _ranking_sentences(methods: Sequence[MethodNumbers]) -> list[str]:
     by_benchmark: dict[str, list[tuple[MethodNumbers, AggregateDict]]] = defaultdict(list)
     for m in methods:
@@ -384,6 +454,16 @@ def _caveats(methods: Sequence[MethodNumbers]) -> list[str]:
             f"{', '.join(dict.fromkeys(one_seed))}: one training seed, so the intervals resample tasks and "
             "evaluation seeds, not training runs; another seed can land outside them."
         )
+    flat = [
+        m.label
+        for m in methods
+        if any(agg and agg.get("runs", 0) > 1 and agg["low"] == agg["high"] for agg in m.splits.values())
+    ]
+    if flat:
+        caveats.append(
+            f"{', '.join(dict.fromkeys(flat))}: some intervals have zero width because every run of each task "
+            "scored the same (a deterministic agent): that is no spread between runs, not certainty."
+        )
     budgets = {m.label: m.adapt_episodes for m in methods if m.in_distribution and m.splits.get("test")}
     if len(set(budgets.values())) > 1:
         listed = ", ".join(f"{label} K = {k}" for label, k in budgets.items())
@@ -407,7 +487,8 @@ def interpretation(methods: Sequence[MethodNumbers]) -> str:
     """
     sentences: list[str] = []
     for m in methods:
-        sentences += [s for s in (_adaptation_sentence(m), _ood_sentence(m), _transfer_sentence(m)) if s]
+        found = (_adaptation_sentence(m), _ood_sentence(m), _sweep_sentence(m), _transfer_sentence(m))
+        sentences += [s for s in found if s]
     sentences += _ranking_sentences(methods)
     caveats = _caveats(methods)
     text = " ".join(sentences) or "No finished units yet: nothing to interpret."
@@ -470,14 +551,17 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
             "its scores are a reference, not a meta-RL result.",
             "",
         ]
+    adaptation = config.get("adaptation") or {}
+    if adaptation.get("notice"):
+        lines += [f"> **Adaptation budget**: {adaptation['notice']}.", ""]
     lines += [interpretation([MethodNumbers.from_summary(summary, config)]), ""]
     settings = [
         ("agent", f"`{config['agent']}` {config['agent_kwargs'] or ''}" if config["agent"] else "none"),
         ("benchmark", f"`{config['benchmark']}` ({config['setting']} setting, split seed {config['split_seed']})"),
         ("protocols", ", ".join(config["protocols"])),
-        ("adaptation episodes (K)", config["adapt_episodes"]),
+        ("adaptation episodes (K)", f"{config['adapt_episodes']} ({budget_source(adaptation)})"),
         ("evaluation episodes (E)", config["eval_episodes"]),
-        ("seeds", config["seeds"]),
+        ("seeds", f"{config['seeds']} ({RUNS_ARE.get(config.get('runs', ''), 'runs')})"),
         ("tasks per split", config["max_tasks"] or "all"),
         ("reference episodes", config["reference_episodes"]),
     ]
@@ -496,6 +580,7 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
         "multi-task": "Multi-task: the training tasks, no adaptation",
         "meta-test": f"Meta-test: test tasks, {config['adapt_episodes']} adaptation episode(s) first",
         "ood-sweep": "OOD sweep: meta-test on each out-of-distribution level",
+        "adaptation-sweep": "Adaptation sweep: the score as a function of the adaptation budget",
         "transfer": "Transfer: one agent trained on all tasks vs one per task",
     }
     shown: set[str] = set()
@@ -503,8 +588,12 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
         lines += [f"## {titles[protocol]}", ""]
         if protocol == "transfer":
             lines += transfer_lines(section)
+        elif protocol == "adaptation-sweep":
+            lines += sweep_lines(section)
         else:
             lines += _split_lines(section)
+        if section.get("robustness"):
+            lines += robustness_lines(section["robustness"], config.get("distance_unit", ""))
         for name in _PLOTS_OF[protocol]:
             if name in plots and name not in shown:  # meta-test and ood-sweep share the adaptation plot
                 lines += [f"![{name}]({plots[name]})", ""]
@@ -517,6 +606,74 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
         for error in summary["errors"]:
             lines += [f"### `{error['unit']}`", "", error["error"], "", "```", error["traceback"].rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+#: What the harness's runs are, by the config's ``runs``: the interval's coverage follows.
+RUNS_ARE = {
+    "training seeds": "run k is the agent built for seed k: the intervals resample training seeds within each task",
+    "evaluation seeds": "every run is the same agent: the intervals resample evaluation seeds within each task, "
+    "not training seeds",
+}
+
+
+def budget_source(adaptation: Mapping[str, Any]) -> str:
+    """Why a run used its K, from the config's ``adaptation`` (empty for folders older than budgets)."""
+    declared = adaptation.get("declared")
+    trained = f"trained for K={declared['episodes']}" if declared else "declares no budget"
+    return {
+        "given": f"given; the agent {trained}",
+        "declared": "the agent's trained budget",
+        "default": "the harness default: the agent declares no budget",
+    }.get(adaptation.get("source", ""), "as given")
+
+
+def robustness_lines(found: Mapping[str, Any], distance_unit: str) -> list[str]:
+    """The robustness figures of an OOD sweep as one paragraph."""
+    unit = distance_unit or "unit of distance"
+    near, far = found["distance_range"]
+    return [
+        f"Robustness over distances {near:.2f} to {far:.2f} ({found['levels']} levels, test included): "
+        f"area under score vs distance, per unit of range, {found['auc']:.3f} "
+        f"[{found['auc_low']:.3f}, {found['auc_high']:.3f}] (the average score over the range); slope "
+        f"{found['slope']:+.3f} [{found['slope_low']:+.3f}, {found['slope_high']:+.3f}] per {unit} "
+        f"({found['method']}).",
+        "",
+    ]
+
+
+def sweep_lines(section: Mapping[str, Any]) -> list[str]:
+    """Markdown tables of an adaptation sweep: score by K, and by gradient steps where swept."""
+    trained = section["trained"]
+    lines = [
+        f"Each point is meta-test with that budget (same tasks and seeds); the run's K is "
+        f"{section['adapt_episodes']}, "
+        + (f"the agent was trained for {_budget_text(trained)}." if trained else "the agent declares no budget."),
+        "",
+    ]
+    for split, points in section["splits"].items():
+        if points["episodes"]:
+            lines += [f"**{split}** by adaptation episodes:", "", "| K | score IQM [95% CI] | runs |", "|---|---|---|"]
+            lines += [f"| {p['k']} | {format_interval(p)} | {p['runs']} |" for p in points["episodes"]]
+            lines.append("")
+        if points["gradient_steps"]:
+            lines += [
+                f"**{split}** by test-time gradient steps (K = {section['adapt_episodes']}):",
+                "",
+                "| gradient steps | score IQM [95% CI] | runs |",
+                "|---|---|---|",
+            ]
+            lines += [
+                f"| {p['gradient_steps']} | {format_interval(p)} | {p['runs']} |" for p in points["gradient_steps"]
+            ]
+            lines.append("")
+    return lines
+
+
+def _budget_text(budget: Mapping[str, Any]) -> str:
+    text = f"K={budget['episodes']} adaptation episodes"
+    if budget.get("gradient_steps") is not None:
+        text += f", {budget['gradient_steps']} gradient step(s)"
+    return text
 
 
 def _split_lines(section: dict[str, Any]) -> list[str]:
@@ -577,11 +734,12 @@ _PLOTS_OF = {
     "multi-task": [],
     "meta-test": ["adaptation"],
     "ood-sweep": ["adaptation", "ood"],
+    "adaptation-sweep": ["sweep"],
     "transfer": ["transfer"],
 }
 
 
-_PLOT_NAMES = ("adaptation", "ood", "transfer")
+_PLOT_NAMES = ("adaptation", "ood", "sweep", "transfer")
 
 
 def draw_plots(summary: dict[str, Any], config: dict[str, Any], results: ResultsDir) -> dict[str, str]:
@@ -617,6 +775,10 @@ def report_figures(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dic
     if protocols.get("ood-sweep", {}).get("tasks"):
         figures["ood"] = ood_figure(Figure(figsize=(6.4, 4.2)), protocols["ood-sweep"], config["distance_unit"], style)
         figures["ood"].axes[0].set_title(f"{title}: score vs distance (dots: tasks)")
+    sweep = protocols.get("adaptation-sweep")
+    if sweep and any(points["episodes"] or points["gradient_steps"] for points in sweep["splits"].values()):
+        figures["sweep"] = sweep_figure(Figure(figsize=(9.6, 4.2)), sweep, style)
+        figures["sweep"].suptitle(f"{title}: score vs adaptation budget")
     if protocols.get("transfer", {}).get("tasks"):
         figures["transfer"] = transfer_figure(Figure(figsize=(6.4, 4.2)), protocols["transfer"], style)
         figures["transfer"].axes[0].set_title(f"{title}: transfer per task")
@@ -654,6 +816,40 @@ def adaptation_figure(
     ax.set(xlabel="episode of the trial", ylabel="normalized return (IQM, 95% CI)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     outside_legend(ax, style)
+    return figure
+
+
+def sweep_figure(figure: Any, section: Mapping[str, Any], style: MethodStyle) -> Any:
+    """Score vs K (and vs test-time gradient steps where swept), one line per split in the method's
+    colour; the trained budget marked by a dashed line, the run's K by a dotted one."""
+    by_steps = any(points["gradient_steps"] for points in section["splits"].values())
+    axes = figure.subplots(1, 2 if by_steps else 1, squeeze=False)[0]
+    trained = section["trained"] or {}
+    panels = [("episodes", "k", "adaptation episodes K", trained.get("episodes"))]
+    if by_steps:
+        panels.append(("gradient_steps", "gradient_steps", "test-time gradient steps", trained.get("gradient_steps")))
+    for ax, (kind, key, xlabel, mark) in zip(axes, panels, strict=True):
+        for index, (split, points) in enumerate(section["splits"].items()):
+            if not points[kind]:
+                continue
+            x = [p[key] for p in points[kind]]
+            linestyle = SPLIT_LINESTYLES[index % len(SPLIT_LINESTYLES)]
+            ax.plot(x, [p["iqm"] for p in points[kind]], linestyle=linestyle, **{**style.plot_kwargs(), "label": split})
+            ax.fill_between(
+                x, [p["low"] for p in points[kind]], [p["high"] for p in points[kind]], color=style.color, alpha=0.12
+            )
+        if mark is not None:
+            ax.axvline(mark, color="black", linestyle="--", linewidth=1, label="trained budget")
+        if kind == "episodes" and section["adapt_episodes"] != mark:
+            ax.axvline(section["adapt_episodes"], color="0.5", linestyle=":", linewidth=1, label="this run's K")
+        ticks = sorted({p[key] for points in section["splits"].values() for p in points[kind]})
+        if kind == "episodes" and max(ticks, default=0) > 4:
+            ax.set_xscale("symlog", linthresh=1)  # K doubles from one point to the next
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        draw_references(ax)
+        ax.set(xlabel=xlabel, ylabel="normalized score (IQM, 95% CI)")
+    outside_legend(axes[-1], style)
+    figure.subplots_adjust(wspace=0.45)
     return figure
 
 
