@@ -10,18 +10,22 @@ A training job trains (resuming an interrupted run), then evaluates with
 on the test tasks and on every OOD level, with the K adaptation episodes the method meta-trains
 with; the multi-task agent under the multi-task protocol and the ood-sweep, K = 0), the method's
 control on the test tasks (same checkpoint, tasks and seeds, the mechanism removed), and every
-learning-curve snapshot on the test tasks. A transfer job runs the harness's transfer protocol.
+learning-curve snapshot on the test tasks; then, for the meta-RL methods, the adaptation sweep of
+the final checkpoint on the test tasks (K = 0, 1, 2, 4, 8, 16 and the trained K; MAML also 0-3
+test-time gradient steps). A transfer job runs the harness's transfer protocol.
 Jobs run side by side, one per worker process (local processes, or Ray with ``backend="ray"``),
 each on one torch thread.
 
 ::
 
     OUT/
-      plan.json              the plan: running validate on OUT again resumes it (the plan must match)
+      plan.json              the plan: running validate on OUT again resumes it (the trainings it holds
+                             must be in the plan unchanged; rows added to the plan join it)
       runs/<job>/            checkpoint.pt, progress.csv, snapshots/<env steps>.pt, train.log,
                              trained.json (env steps, wall-clock) once the budget is spent
       evaluations/<job>/     the harness's results folder of the trained agent; control/ and
-                             curve/<env steps>/ beside it; evaluated.json once all are finished
+                             curve/<env steps>/ beside it; evaluated.json once all are finished;
+                             sweep/ (adaptation-sweep protocol) and swept.json once it is
       transfer/<benchmark>/  the harness's results folder of the transfer protocol
       errors/<job>.json      a job that raised, with its traceback (removed when it later succeeds)
       sessions.json          command, part of the plan, wall-clock, cores and load of every session
@@ -59,7 +63,7 @@ from tasksuite.core.io import atomic_write_json
 from tasksuite.evaluation.agents import Factory
 from tasksuite.evaluation.harness import evaluate
 from tasksuite.evaluation.runner import Runner
-from tasksuite.evaluation.validation import CONTROL, CURVE, EVALUATED, TRAINED, write_report
+from tasksuite.evaluation.validation import CONTROL, CURVE, EVALUATED, SWEEP, SWEPT, TRAINED, write_report
 
 __all__ = ["Job", "Plan", "Training", "Transfer", "full_plan", "quick_plan", "run_job", "validate"]
 
@@ -93,6 +97,7 @@ def run_job(job: Job) -> JobOutcome:
         if isinstance(job.work, Training):
             _train(job.out, job.work)
             _evaluate(job, job.work)
+            _sweep(job, job.work)
         else:
             _transfer(job, job.work)
         return JobOutcome(job.work.name)
@@ -103,9 +108,12 @@ def run_job(job: Job) -> JobOutcome:
 def finished(root: Path, work: Training | Transfer) -> bool:
     """Whether a job finished in an earlier run on the validate folder ``root``."""
     if isinstance(work, Training):
-        return (root / "runs" / work.name / TRAINED).exists() and (
-            root / "evaluations" / work.name / EVALUATED
-        ).exists()
+        folder = root / "evaluations" / work.name
+        return (
+            (root / "runs" / work.name / TRAINED).exists()
+            and (folder / EVALUATED).exists()
+            and (not sweeps(work) or (folder / SWEPT).exists())
+        )
     return (root / "transfer" / work.benchmark / EVALUATED).exists()
 
 
@@ -125,6 +133,34 @@ def _train(out: Path, training: Training) -> None:
     atomic_write_json(run / TRAINED, {"env_steps": int(env_steps), "wall_s": time.perf_counter() - start})
 
 
+def _harness(
+    job: Job, training: Training, where: Path, checkpoint: Path, protocols: Sequence[str], **extra: Any
+) -> None:
+    """Evaluate ``checkpoint`` with the harness into ``where`` (``extra``: agent options); a failed unit raises."""
+    options = {key: value for key, value in extra.items() if key.startswith("sweep_")}
+    agent_options = {key: value for key, value in extra.items() if key not in options}
+    summary = evaluate(
+        where,
+        agent=AGENT,
+        agent_kwargs={"checkpoint": str(checkpoint), **training.row.agent_kwargs, **agent_options},
+        benchmark=training.row.benchmark,
+        protocols=list(protocols),
+        adapt_episodes=training.adapt_episodes,
+        eval_episodes=job.eval_episodes,
+        seeds=1,
+        max_tasks=job.max_tasks,
+        workers=1,
+        progress=False,
+        **options,
+    )
+    if summary["errors"]:
+        first = summary["errors"][0]
+        raise TasksuiteError(
+            f"{len(summary['errors'])} evaluation unit(s) failed in {where}, first {first['unit']}: "
+            f"{first['error']} (tracebacks in {where / 'report.md'})"
+        )
+
+
 def _evaluate(job: Job, training: Training) -> None:
     """The final checkpoint on every split, its control and each snapshot on the test tasks."""
     folder = job.out / "evaluations" / training.name
@@ -132,38 +168,30 @@ def _evaluate(job: Job, training: Training) -> None:
         return
     start = time.perf_counter()
     run = (job.out / "runs" / training.name).resolve()
-    options = {
-        "benchmark": training.row.benchmark,
-        "adapt_episodes": training.adapt_episodes,
-        "eval_episodes": job.eval_episodes,
-        "seeds": 1,
-        "max_tasks": job.max_tasks,
-        "workers": 1,
-        "progress": False,
-    }
-
-    def harness(where: Path, checkpoint: Path, protocols: Sequence[str], extra: Mapping[str, Any]) -> None:
-        summary = evaluate(
-            where,
-            agent=AGENT,
-            agent_kwargs={"checkpoint": str(checkpoint), **training.row.agent_kwargs, **extra},
-            protocols=list(protocols),
-            **options,
-        )
-        if summary["errors"]:
-            first = summary["errors"][0]
-            raise TasksuiteError(
-                f"{len(summary['errors'])} evaluation unit(s) failed in {where}, first {first['unit']}: "
-                f"{first['error']} (tracebacks in {where / 'report.md'})"
-            )
-
-    harness(folder, run / CHECKPOINT, training.protocols, {})
+    _harness(job, training, folder, run / CHECKPOINT, training.protocols)
     if training.control is not None:
-        harness(folder / CONTROL, run / CHECKPOINT, ["meta-test"], training.control.agent_kwargs)
+        _harness(job, training, folder / CONTROL, run / CHECKPOINT, ["meta-test"], **training.control.agent_kwargs)
     if training.row.method != "multitask":
         for steps, snapshot in snapshots(run):
-            harness(folder / CURVE / str(steps), snapshot, ["meta-test"], {})
+            _harness(job, training, folder / CURVE / str(steps), snapshot, ["meta-test"])
     atomic_write_json(folder / EVALUATED, {"wall_s": time.perf_counter() - start})
+
+
+def sweeps(training: Training) -> bool:
+    """Whether a training's checkpoint gets the adaptation sweep: every meta-RL method's does."""
+    return training.row.method != "multitask"
+
+
+def _sweep(job: Job, training: Training) -> None:
+    """The final checkpoint's adaptation sweep on the test tasks (the harness's defaults: K = 0, 1, 2,
+    4, 8, 16 and the trained K; 0-3 gradient steps for MAML, the one baseline that takes them)."""
+    folder = job.out / "evaluations" / training.name
+    if not sweeps(training) or (folder / SWEPT).exists():
+        return
+    start = time.perf_counter()
+    checkpoint = (job.out / "runs" / training.name).resolve() / CHECKPOINT
+    _harness(job, training, folder / SWEEP, checkpoint, ["adaptation-sweep"])
+    atomic_write_json(folder / SWEPT, {"wall_s": time.perf_counter() - start})
 
 
 def _transfer(job: Job, transfer: Transfer) -> None:
@@ -288,17 +316,27 @@ def _run(
 
 
 def _prepare(root: Path, plan: Plan) -> None:
+    """Check that ``root`` is new or holds a run of this plan (every training it holds is in the plan,
+    unchanged but for its row's ``why``; rows added since join it); save the plan."""
     path = root / "plan.json"
+    current = plan.to_dict()
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
-        differing = sorted(k for k in set(saved) | set(plan.to_dict()) if saved.get(k) != plan.to_dict().get(k))
+        differing = sorted(k for k in set(saved) | set(current) if k != "trainings" and saved.get(k) != current.get(k))
+        now = {t["name"]: _without_why(t) for t in current["trainings"]}
+        differing += sorted(t["name"] for t in saved.get("trainings", []) if now.get(t["name"]) != _without_why(t))
         if differing:
             raise TasksuiteError(
                 f"{root} holds a validate run of another plan (it differs in {', '.join(differing)}); "
                 "give another --out, or the same options to resume it"
             )
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, plan.to_dict())
+    atomic_write_json(path, current)
+
+
+def _without_why(training: Mapping[str, Any]) -> dict[str, Any]:
+    """A training of ``plan.json`` without its row's ``why`` (an explanation, which may be reworded)."""
+    return {**training, "row": {k: v for k, v in training["row"].items() if k != "why"}}
 
 
 def _record_session(

@@ -6,6 +6,7 @@ evaluated, skipped and reported); that the baselines learn is tested in test_bas
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -322,6 +323,34 @@ def test_another_plan_in_the_same_folder_is_refused(tiny_run):
     other = Plan("tiny", TINY.trainings[:1], max_tasks=2)
     with pytest.raises(TasksuiteError, match="another plan"):
         validate(other, out, workers=1, progress=False)
+
+
+def test_a_row_added_to_the_plan_joins_the_folder_and_a_changed_one_is_refused(tmp_path, monkeypatch):
+    out = tmp_path / "grown"
+    first, second = TINY.trainings[0], TINY.trainings[1]
+    validate(Plan("tiny", (first,), max_tasks=2), out, workers=1, progress=False)
+    reworded = dataclasses.replace(first, row=dataclasses.replace(first.row, why="said another way"))
+    calls = []
+    real = validate_module.train_baseline
+    monkeypatch.setattr(validate_module, "train_baseline", lambda *a, **k: calls.append(k) or real(*a, **k))
+    summary = validate(Plan("tiny", (reworded, second), max_tasks=2), out, workers=1, progress=False)
+    assert [call["seed"] for call in calls] == [second.seed]  # only the added row's training ran
+    assert {m["label"] for m in summary["methods"] if m["seeds"]} == {first.row.label, second.row.label}
+    changed = dataclasses.replace(first, row=dataclasses.replace(first.row, steps=(first.row.steps or 0) + 800))
+    with pytest.raises(TasksuiteError, match=f"another plan .*{first.name}"):
+        validate(Plan("tiny", (changed, second), max_tasks=2), out, workers=1, progress=False)
+
+
+def test_every_meta_rl_job_has_its_adaptation_sweep_in_the_report(tiny_run):
+    out, summary = tiny_run
+    swept = {m["label"]: m["sweep"] for m in summary["methods"] if m["seeds"] and m["method"] != "multitask"}
+    assert swept and all(sweep is not None for sweep in swept.values())
+    for label, sweep in swept.items():
+        ks = [p["k"] for p in sweep["episodes"]]
+        assert ks == sorted({0, 1, 2, 4, 8, 16, sweep["trained"]["episodes"]}), label
+        assert bool(sweep["gradient_steps"]) == label.startswith("maml"), label
+    report = (out / "report.md").read_text()
+    assert "## Adaptation budget at test time" in report and (out / "plots" / "sweep.png").exists()
 
 
 def test_one_validate_at_a_time_per_folder(tiny_run, tmp_path):

@@ -35,8 +35,8 @@ from tasksuite.evaluation.report import (
 )
 from tasksuite.evaluation.style import method_style
 
-TRAINED, EVALUATED = "trained.json", "evaluated.json"
-CONTROL, CURVE, SCORES = "control", "curve", "scores.json"
+TRAINED, EVALUATED, SWEPT = "trained.json", "evaluated.json", "swept.json"
+CONTROL, CURVE, SWEEP, SCORES = "control", "curve", "sweep", "scores.json"
 #: The acceptance of the suite on a meta benchmark: post-adaptation test score a method must reach.
 PASS_SCORE = 0.6
 #: Sample efficiency: env steps until a seed's test score first reaches this.
@@ -134,6 +134,50 @@ def job_scores(folder: Path, control: bool) -> dict[str, Any]:
     return scores
 
 
+def sweep_scores(folder: Path) -> dict[str, Any] | None:
+    """Per task, the test score at each K and each number of gradient steps of a job's adaptation
+    sweep (``folder/sweep``); kept in ``sweep/scores.json`` like :func:`job_scores`. ``None`` when the
+    sweep has not finished."""
+    if not (folder.parent / SWEPT).exists():
+        return None
+    path = folder / SCORES
+    if path.exists():
+        return _read_json(path)
+    config = _read_json(folder / "config.json")
+    records = [r for r in _records(folder) if r["split"] == "test" and r["variant"] == "sweep"]
+
+    def per_task(**fields: Any) -> dict[str, float]:
+        chosen = [{**r, "variant": "agent"} for r in records if all(r[k] == v for k, v in fields.items())]
+        return _per_task(chosen, "test")
+
+    sweep = config["sweep"]
+    scores = {
+        "trained": config["adaptation"]["declared"],
+        "episodes": {str(k): per_task(adapt_episodes=k, gradient_steps=None) for k in sweep["episodes"]},
+        "gradient_steps": {
+            str(g): per_task(adapt_episodes=config["adapt_episodes"], gradient_steps=g) for g in sweep["gradient_steps"]
+        },
+    }
+    atomic_write_json(path, scores)
+    return scores
+
+
+def _sweep_summary(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The pooled training seeds' sweep: a two-level aggregate at every K and number of gradient steps."""
+    if not per_seed:
+        return None
+    points: dict[str, list[dict[str, Any]]] = {}
+    for kind, key in (("episodes", "k"), ("gradient_steps", "gradient_steps")):
+        values = sorted({int(v) for seed in per_seed for v in seed[kind]})
+        found = []
+        for v in values:
+            agg = _aggregate(_matrix([seed[kind][str(v)] for seed in per_seed if seed[kind].get(str(v))]))
+            if agg is not None:
+                found.append({key: v, **agg})
+        points[kind] = found
+    return {"trained": per_seed[0]["trained"], "seeds": len(per_seed), **points}
+
+
 def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One row of the plan (a method or variant on a benchmark), its evaluated pooled seeds
     together: two-level aggregates per split, control and gain, the learning curve, sample
@@ -146,6 +190,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
     scores: dict[str, list[dict[str, float]]] = defaultdict(list)
     split_facts: dict[str, list[dict[str, float]]] = defaultdict(list)
     adaptation: list[bool] = []
+    swept: list[dict[str, Any]] = []
     for training in trainings:
         run, folder = root / "runs" / training["name"], root / "evaluations" / training["name"]
         trained, evaluated = _read_json(run / TRAINED), _read_json(folder / EVALUATED)
@@ -171,6 +216,9 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
             held_out = seed_run
             continue
         runs.append(seed_run)
+        sweep = sweep_scores(folder / SWEEP)
+        if sweep is not None:
+            swept.append(sweep)
         for split, facts in job["splits"].items():
             scores[split].append(facts["tasks"])
             split_facts[split].append(facts)
@@ -231,6 +279,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "learning": learning,
         "steps_to": _steps_to(runs, EFFICIENCY_SCORE),
         "curve": [point for point in curve if "iqm" in point],
+        "sweep": _sweep_summary(swept),
         "runs": runs,
         "_test_matrix": test,
     }
@@ -447,6 +496,7 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
     for name, title in (("learning", "Learning curves"), ("adaptation", "Adaptation curves"), ("ood", "OOD")):
         if name in plots:
             lines += [f"## {title}", "", f"![{title}]({plots[name]})", ""]
+    lines += _sweep_section(summary["methods"], plots)
     lines += _efficiency_table(summary["methods"])
     lines += _seed_table(summary["methods"])
     for t in summary["transfers"]:
@@ -567,6 +617,46 @@ def _missing_reason(m: dict[str, Any]) -> str:
     return f"failed: {errors[0]}" if errors else "not run yet"
 
 
+def _sweep_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) -> list[str]:
+    swept = [m for m in methods if m.get("sweep")]
+    if not swept:
+        return []
+    ks = sorted({p["k"] for m in swept for p in m["sweep"]["episodes"]})
+    lines = [
+        "## Adaptation budget at test time",
+        "",
+        "The final checkpoint of each pooled training seed evaluated as meta-test with K adaptation episodes "
+        "for every K (the adaptation-sweep protocol, on the test tasks; intervals as above): what a method "
+        "scores when the budget at test differs from the one it was meta-trained with (**bold**: the trained K).",
+        "",
+        "| benchmark | method | seeds | " + " | ".join(f"K = {k}" for k in ks) + " |",
+        "|---|---|---|" + "---|" * len(ks),
+    ]
+    for m in swept:
+        trained = (m["sweep"]["trained"] or {}).get("episodes")
+        by_k = {p["k"]: p for p in m["sweep"]["episodes"]}
+        cells = ["—" if k not in by_k else (f"**{_cell(by_k[k])}**" if k == trained else _cell(by_k[k])) for k in ks]
+        lines.append(
+            f"| {m['benchmark']} | {label_of(m['label'])} | {m['sweep']['seeds']} | " + " | ".join(cells) + " |"
+        )
+    lines.append("")
+    stepped = [m for m in swept if m["sweep"]["gradient_steps"]]
+    for m in stepped:
+        trained = m["sweep"]["trained"] or {}
+        cells = ", ".join(
+            f"{p['gradient_steps']}{' (trained)' if p['gradient_steps'] == trained.get('gradient_steps') else ''}: "
+            f"{_cell(p)}"
+            for p in m["sweep"]["gradient_steps"]
+        )
+        where = f"{label_of(m['label'])} on {m['benchmark']}"
+        lines.append(f"- {where}, test-time gradient steps at K = {trained.get('episodes')}: {cells}.")
+    if stepped:
+        lines.append("")
+    if "sweep" in plots:
+        lines += [f"![Adaptation budget]({plots['sweep']})", ""]
+    return lines
+
+
 def _efficiency_table(methods: Sequence[dict[str, Any]]) -> list[str]:
     rows = [m for m in methods if m["learning"]]
     if not rows:
@@ -630,6 +720,7 @@ def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
         "learning": ([m for m in methods if m["learning"]], _learning_panel, "env steps of meta-training"),
         "adaptation": ([m for m in methods if m["curve"]], _adaptation_panel, "episode of the trial"),
         "ood": ([m for m in methods if len(m["splits"]) > 1], _ood_panel, "distance from the training support"),
+        "sweep": ([m for m in methods if m.get("sweep")], _sweep_panel, "adaptation episodes K at test time"),
     }
     for name, (chosen, panel, xlabel) in figures.items():
         benchmarks = list(dict.fromkeys(m["benchmark"] for m in chosen))
@@ -676,6 +767,19 @@ def _adaptation_panel(ax: Any, m: dict[str, Any]) -> None:
         x, [p["low"] for p in m["curve"]], [p["high"] for p in m["curve"]], color=style["color"], alpha=0.15
     )
     ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+def _sweep_panel(ax: Any, m: dict[str, Any]) -> None:
+    style = _style(m)
+    points = m["sweep"]["episodes"]
+    x = [p["k"] for p in points]
+    ax.plot(x, [p["iqm"] for p in points], **style)
+    ax.fill_between(x, [p["low"] for p in points], [p["high"] for p in points], color=style["color"], alpha=0.15)
+    trained = next((p for p in points if p["k"] == (m["sweep"]["trained"] or {}).get("episodes")), None)
+    if trained is not None:  # the budget the method was meta-trained with
+        ax.plot([trained["k"]], [trained["iqm"]], marker="*", markersize=14, color=style["color"], markeredgecolor="k")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xticks(x, [str(k) for k in x])
 
 
 def _ood_panel(ax: Any, m: dict[str, Any]) -> None:
