@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tasksuite.core.errors import InvalidTaskError, TasksuiteError, UnknownNameError, did_you_mean
+from tasksuite.core.lookup import family_named
 from tasksuite.core.params import ParameterSpace, ParamValue
 from tasksuite.core.task import Task
 
@@ -97,9 +98,7 @@ class TaskFamily(ABC):
 
     def __reduce__(self) -> tuple:
         # A family is identified by its registered name: unpickling looks it up again.
-        from tasksuite.registry import get_family
-
-        return (get_family, (self.name,))
+        return (family_named, (self.name,))
 
     # ------------------------------------------------------------------ declared by subclasses
 
@@ -168,7 +167,7 @@ class TaskFamily(ABC):
         if isinstance(task, Task):
             if task.family != self.name:
                 raise InvalidTaskError(f"task of family {task.family!r} given to family {self.name!r}")
-            return self.task(**task.params)
+            return task  # validated when it was built (family.task, Task.from_dict)
         if isinstance(task, Mapping):
             if "family" in task:
                 return self.coerce_task(Task.from_dict(task))

@@ -12,6 +12,7 @@ support but inside these bounds are the out-of-distribution tasks.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -130,10 +131,14 @@ class ParameterSpace:
     def __len__(self) -> int:
         return len(self.params)
 
-    @property
+    @functools.cached_property
     def names(self) -> tuple[str, ...]:
         """Parameter names in declaration order."""
         return tuple(p.name for p in self.params)
+
+    @functools.cached_property
+    def _name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
 
     def __getitem__(self, name: str) -> Parameter:
         for param in self.params:
@@ -151,7 +156,7 @@ class ParameterSpace:
         """
         if not isinstance(values, Mapping):
             raise InvalidTaskError(f"{family}: task parameters must be a mapping, got {type(values).__name__}")
-        unknown = sorted(set(values) - set(self.names))
+        unknown = sorted(values.keys() - self._name_set)
         if unknown:
             raise InvalidTaskError(
                 f"{family}: unknown parameter(s) {', '.join(map(repr, unknown))}; "

@@ -47,13 +47,12 @@ from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.env import TaskLike, plain_spec
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, UnknownNameError
 from tasksuite.core.family import TaskFamily
+from tasksuite.core.lookup import family_named
 from tasksuite.core.task import Task
 
 
 def _family(family: str | TaskFamily) -> TaskFamily:
-    from tasksuite.registry import get_family
-
-    return get_family(family) if isinstance(family, str) else family
+    return family_named(family) if isinstance(family, str) else family
 
 
 def _check_count(num_envs: object, tasks: Sequence[TaskLike] | None) -> int:
