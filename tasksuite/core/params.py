@@ -49,12 +49,15 @@ class Continuous:
 
     def validate(self, family: str, value: object) -> float:
         """Return ``value`` as a float, or raise naming the parameter and its range."""
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if type(value) is float:  # what samplers produce: no type to check, nothing to convert
+            number = value
+        elif isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise InvalidTaskError(
                 f"{family}: parameter {self.name!r} must be a number in {self.allowed}, "
                 f"got {value!r} of type {type(value).__name__}"
             )
-        number = float(value)
+        else:
+            number = float(value)
         if not math.isfinite(number) or not self.low <= number <= self.high:
             raise InvalidTaskError(
                 f"{family}: parameter {self.name!r} = {number!r} is outside its allowed range {self.allowed}"
@@ -86,6 +89,10 @@ class Categorical:
         if self.default not in self.choices:
             raise ValueError(f"parameter {self.name!r}: default {self.default!r} not among its choices")
 
+    @functools.cached_property
+    def _choice_set(self) -> frozenset[str]:
+        return frozenset(self.choices)
+
     @property
     def allowed(self) -> str:
         """The accepted choices, as shown in errors and docs."""
@@ -95,7 +102,7 @@ class Categorical:
 
     def validate(self, family: str, value: object) -> str:
         """Return ``value`` if it is one of the choices, or raise listing them."""
-        if not isinstance(value, str) or value not in self.choices:
+        if not isinstance(value, str) or value not in self._choice_set:
             raise InvalidTaskError(
                 f"{family}: parameter {self.name!r} = {value!r} is not allowed; expected {self.allowed}"
             )

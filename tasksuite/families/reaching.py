@@ -21,6 +21,7 @@ payload heavier, the joints stiffer or slacker, the motors weaker or stronger.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,8 +61,17 @@ class Box:
 
     def sample(self, rng: np.random.Generator) -> tuple[float, float, float]:
         """A target uniform in the box."""
-        x, y, z = rng.uniform(self.low, self.high)
-        return float(x), float(y), float(z)
+        # The draws and arithmetic of rng.uniform(low, high), without its conversion of the tuples.
+        x, y, z = (self._low + self._width * rng.random(3)).tolist()
+        return x, y, z
+
+    @functools.cached_property
+    def _low(self) -> np.ndarray:
+        return np.array(self.low)
+
+    @functools.cached_property
+    def _width(self) -> np.ndarray:
+        return np.subtract(self.high, self.low)
 
     def distance(self, point: tuple[float, float, float]) -> float:
         """Metres from ``point`` to the box (0 inside)."""
@@ -107,7 +117,7 @@ class Interval:
 
     def sample(self, rng: np.random.Generator) -> float:
         """A value uniform in the interval."""
-        return float(rng.uniform(self.low, self.high))
+        return self.low + (self.high - self.low) * rng.random()  # rng.uniform's arithmetic, at a fifth of its cost
 
     def excess(self, value: float) -> float:
         """How far ``value`` lies outside the interval, in interval widths (0 inside)."""
