@@ -257,9 +257,11 @@ class MujocoTaskEnv(TaskEnv):
 class MujocoTaskVectorEnv(TaskVectorEnv):
     """Base of the MuJoCo families' batched vector envs: N sub-envs stepped together by one ``mujoco.batch.Batch``.
 
-    Every sub-env simulates its task on its own ``MjModel``, written in place
-    by the code the single env uses (``Batch.set_models``: one model per
-    simulation, all of one ``MjData`` layout). A step writes every sub-env's
+    A sub-env simulates its task either on rows of the batch's model fields
+    expanded per simulation (``Batch.expand``, ``Batch.set_const``: tasks that
+    change parameters only share one model) or on its own ``MjModel``
+    (``Batch.set_models``: one model per simulation, all of one ``MjData``
+    layout), written in place by the code the single env uses. A step writes every sub-env's
     action into the batch's control rows, advances all simulations by
     ``frame_skip`` physics steps on the batch's threads (no Python loop per
     sub-env), and computes observations, rewards and the divergence check
@@ -296,8 +298,9 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
     ``__init__``, bind the fields they read, call ``_finish_init()`` and
     implement:
 
-    * ``_configure(index, task)``: write the task into the sub-env's model and
-      hand the model to :meth:`_simulate`;
+    * ``_configure(index, task)``: write the task into the sub-env's rows of
+      expanded fields and call :meth:`_derive_constants`, or into the
+      sub-env's own model and hand it to :meth:`_simulate`;
     * ``_reset_state(indices, rngs)``: :meth:`_reset_physics`, write the
       initial states into the bound state rows (``self._qpos[index]`` ...),
       return :meth:`_start_episodes`;
@@ -329,8 +332,11 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
         self.frame_skip = self.env_class.frame_skip
         self.num_threads = min(int(num_threads), self.num_envs)
         self.batch = batch.Batch(model, self.num_envs, self.num_threads)
-        self._models = [model] * self.num_envs  # each sub-env's own, once _configure gave it one
-        self._models_changed = True
+        self._model = model
+        # Each sub-env's own model, once _simulate gave it one; until then all share the batch's.
+        self._models: list[Any] | None = None
+        self._models_changed = False
+        self._constants_stale = np.zeros(self.num_envs, dtype=bool)
         self._warning_counts = self.batch.warning[..., 1]  # live (nsim, nwarning) view
         self._qpos, self._qvel, self._ctrl = (self.batch.bind(name) for name in ("qpos", "qvel", "ctrl"))
         self._guard = DivergenceGuard(self.base_observation_space)
@@ -351,8 +357,15 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
 
     def _simulate(self, index: int, model: Any) -> None:
         """Step sub-env ``index`` on ``model`` from now on (call after every write to a sub-env's model)."""
+        if self._models is None:
+            self._models = [self._model] * self.num_envs
         self._models[index] = model
         self._models_changed = True
+
+    def _derive_constants(self, index: int) -> None:
+        """Recompute what ``mj_setConst`` derives for sub-env ``index`` before it next simulates (call after
+        writing its rows of fields expanded with ``batch.expand``: the subclasses that share one model)."""
+        self._constants_stale[index] = True
 
     def _reset_physics(self, indices: np.ndarray) -> None:
         """Reset these sub-envs to their models' initial states (call first in ``_reset_state``)."""
@@ -373,6 +386,9 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
         if self._models_changed:  # the batch reads its models' fields, but must be told of new ones
             self.batch.set_models(self._models)
             self._models_changed = False
+        if self._constants_stale.any():
+            self.batch.set_const(np.flatnonzero(self._constants_stale))
+            self._constants_stale[:] = False
 
     def _advance(
         self, actions: np.ndarray
