@@ -4,7 +4,6 @@ Divergence of one sub-env, per-sub-env models, no recompiles on task switches, t
 """
 
 import functools
-import os
 
 import gymnasium as gym
 import numpy as np
@@ -178,10 +177,17 @@ def test_bad_thread_counts_are_refused(name, threads):
         native_env(family, family.sample_tasks(np.random.default_rng(0), 2), num_threads=threads)
 
 
-def test_sub_env_count_caps_the_threads_and_the_default_uses_every_usable_core():
+def test_sub_env_count_caps_the_threads():
     family = tasksuite.get_family(MUJOCO_FAMILIES[0])
     tasks = family.sample_tasks(np.random.default_rng(0), 1)
     assert native_env(family, tasks, num_threads=8).num_threads == 1
-    many = family.sample_tasks(np.random.default_rng(0), 64)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert native_env(family, many).num_threads == min(64, usable)
+
+
+def test_the_default_thread_count_is_measured_among_the_usable_cores():
+    model = mujoco_env.load_model("reaching.xml")
+    assert mujoco_env.fastest_thread_count(model, nsim=1, frame_skip=5) == 1
+    chosen = mujoco_env.fastest_thread_count(model, nsim=8, frame_skip=5)
+    assert 1 <= chosen <= min(8, mujoco_env.usable_cores())
+    family = tasksuite.get_family("reaching")
+    envs = native_env(family, family.sample_tasks(np.random.default_rng(0), 3))
+    assert 1 <= envs.num_threads <= min(3, mujoco_env.usable_cores())

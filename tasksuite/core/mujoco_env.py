@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import statistics
+import time
 from abc import abstractmethod
 from importlib import resources
 from typing import Any, ClassVar
@@ -81,6 +83,40 @@ class DivergenceGuard:
         if not warning_counts.any() and inside.all():  # the common case: whole-array reductions are cheaper
             return np.zeros(len(obs), dtype=bool)
         return warning_counts[:, self._warnings].any(axis=1) | ~inside.all(axis=1)
+
+
+# The default thread count of each (vector env class, num_envs), measured by fastest_thread_count.
+_DEFAULT_THREADS: dict[tuple[str, int], int] = {}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def fastest_thread_count(model: Any, nsim: int, frame_skip: int, rounds: int = 3) -> int:
+    """The thread count at which ``nsim`` simulations of ``model`` step fastest on this machine now.
+
+    Candidates are 1, 2, 4, ... up to :func:`usable_cores` (and no more than ``nsim``), timed
+    stepping ``frame_skip`` physics steps in alternating rounds on probe batches of at most 64
+    simulations; the fastest median wins. Tens of milliseconds.
+    """
+    from mujoco import batch
+
+    candidates = sorted({min(2**k, usable_cores(), nsim) for k in range(usable_cores().bit_length() + 1)})
+    if len(candidates) == 1:
+        return candidates[0]
+    probes = {threads: batch.Batch(model, min(nsim, 64), threads) for threads in candidates}
+    for probe in probes.values():
+        probe.reset()
+        probe.step(nstep=frame_skip)  # threads started, caches warm
+    times: dict[int, list[float]] = {threads: [] for threads in candidates}
+    for _ in range(rounds):
+        for threads, probe in probes.items():
+            start = time.perf_counter()
+            probe.step(nstep=frame_skip)
+            times[threads].append(time.perf_counter() - start)
+    return min(candidates, key=lambda threads: statistics.median(times[threads]))
 
 
 @functools.cache
@@ -286,10 +322,11 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
       ``info["_physics_unstable"]`` (its other info entries are masked out,
       zero); the others step on undisturbed. Its next reset, autoreset
       included, starts it afresh. Observations are never NaN.
-    * Threads: ``num_threads`` (default: the cores this process may run on,
-      at most one per sub-env) threads, the calling one included; results do
-      not depend on it. Every step waits for the slowest thread: where other
-      processes keep the cores busy, fewer threads can be faster.
+    * Threads: ``num_threads`` threads, the calling one included; results do
+      not depend on it. Every step waits for the slowest thread, so where
+      other processes keep the cores busy fewer threads are faster: the
+      default is the count that stepped fastest when measured
+      (:func:`fastest_thread_count`, once per process).
     * :attr:`batch` is the ``mujoco.batch.Batch``: bind more fields from it
       to read them (``batch.bind("cfrc_ext")``), or materialize a sub-env
       with ``batch.get_model(i)`` / ``batch.get_data(i)`` to render it.
@@ -324,8 +361,11 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
         super().__init__(family, num_envs, **kwargs)
         from mujoco import batch
 
-        if num_threads is None:
-            num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if num_threads is None:  # measured once per process for each kind of vector env and size
+            key = (type(self).__name__, self.num_envs)
+            if key not in _DEFAULT_THREADS:
+                _DEFAULT_THREADS[key] = fastest_thread_count(model, self.num_envs, self.env_class.frame_skip)
+            num_threads = _DEFAULT_THREADS[key]
         if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
             raise InvalidTaskError(f"num_threads must be a positive integer, got {num_threads!r}")
         self._mujoco = _mujoco()
