@@ -354,10 +354,11 @@ class NavigationEnv(TaskEnv):
         self._finish_init()
 
     def _configure(self, task: Task) -> None:
-        self._goal = np.array([task["goal_x"], task["goal_y"]], dtype=np.float64)
+        params = task.params  # paid at every task switch: the mapping, not Task.__getitem__
+        self._goal = np.array((params["goal_x"], params["goal_y"]), dtype=np.float64)
         # A NumPy float64, not a Python float: float32 actions must be scaled in double precision.
-        self._gain = np.float64(self._preset.displacement_per_action * float(task["action_scale"]))
-        self._sparse = task["reward"] == "sparse"
+        self._gain = np.float64(self._preset.displacement_per_action * float(params["action_scale"]))
+        self._sparse = params["reward"] == "sparse"
 
     def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._position = np.zeros(2)
