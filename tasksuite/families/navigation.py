@@ -355,7 +355,7 @@ class NavigationEnv(TaskEnv):
 
     def _configure(self, task: Task) -> None:
         params = task.params  # paid at every task switch: the mapping, not Task.__getitem__
-        self._goal = np.array((params["goal_x"], params["goal_y"]), dtype=np.float64)
+        self._goal[0], self._goal[1] = params["goal_x"], params["goal_y"]  # in place: no new array per task
         # A NumPy float64, not a Python float: float32 actions must be scaled in double precision.
         self._gain = np.float64(self._preset.displacement_per_action * float(params["action_scale"]))
         self._sparse = params["reward"] == "sparse"
