@@ -163,7 +163,10 @@ class TaskFamily(ABC):
         return Task(self.name, values, self.level_of(distance), distance)
 
     def coerce_task(self, task: Task | Mapping[str, Any]) -> Task:
-        """Accept a :class:`Task`, a ``to_dict()`` dict or a plain parameter dict of this family."""
+        """Accept a :class:`Task`, a ``to_dict()`` dict or a plain parameter dict of this family.
+
+        A :class:`Task` of this family is returned as it is (its builder validated it); dicts are validated.
+        """
         if isinstance(task, Task):
             if task.family != self.name:
                 raise InvalidTaskError(f"task of family {task.family!r} given to family {self.name!r}")
