@@ -309,7 +309,10 @@ def test_a_split_seed_with_a_manifest_is_an_error(tmp_path):
 
 @pytest.mark.parametrize(
     "space",
-    [gym.spaces.Box(-1.0, 1.0, shape=(2,)), gym.spaces.Box(np.array([-0.1, 0.0, -3.0]), np.array([0.1, 2.5, 3.0]))],
+    [
+        gym.spaces.Box(-1.0, 1.0, shape=(2,)),
+        gym.spaces.Box(np.array([-0.1, 0.0, -3.0], np.float32), np.array([0.1, 2.5, 3.0], np.float32)),
+    ],
 )
 def test_random_policy_draws_what_rng_uniform_draws(space):
     """The reference of score 0: its actions must stay those of ``rng.uniform(low, high)``."""
