@@ -5,7 +5,10 @@ A digest changes only when a family's behaviour changes, and that needs a new ``
 """
 
 import fingerprints
+import numpy as np
 import pytest
+
+from tasksuite.core.family import uniform
 
 RECORDED = {
     "navigation/single-env": "8ae36bc78705c650ac69",
@@ -36,3 +39,9 @@ def test_fingerprint_is_unchanged(name):
 
 def test_every_fingerprint_is_recorded():
     assert sorted(RECORDED) == sorted(fingerprints.names())
+
+
+@pytest.mark.parametrize(("low", "high"), [(-180.0, 180.0), (0.15, 0.3), (0.5, 2.0), (-1e-3, 7.25)])
+def test_uniform_draws_what_rng_uniform_draws(low, high):
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    assert [uniform(ours, low, high) for _ in range(200)] == [float(numpys.uniform(low, high)) for _ in range(200)]
