@@ -23,6 +23,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 _SUMMARY: list[tuple[str, str, float, float, str]] = []
+_LINES: list[str] = []  # figures that are not ratios (memory, start-up, Meta-World), shown after the ratios
 
 
 @pytest.fixture
@@ -74,6 +75,12 @@ def against(benchmark, request):
     return run
 
 
+@pytest.fixture
+def summary_line():
+    """``summary_line(text)``: show ``text`` in the terminal summary (test output itself is captured)."""
+    return _LINES.append
+
+
 def pytest_addoption(parser) -> None:
     parser.addoption(
         "--metaworld-python",
@@ -83,11 +90,14 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if not _SUMMARY:
-        return
-    terminalreporter.section("tasksuite speed: ratios to references measured in the same run")
-    width = max(len(name) for name, *_ in _SUMMARY)
-    for name, reference, per_second, ratio, unit in _SUMMARY:
-        terminalreporter.write_line(
-            f"{name:<{width}}  {per_second:>14,.0f} {unit}/s   {ratio:8.3g}x the time of {reference}"
-        )
+    if _SUMMARY:
+        terminalreporter.section("tasksuite speed: ratios to references measured in the same run")
+        width = max(len(name) for name, *_ in _SUMMARY)
+        for name, reference, per_second, ratio, unit in _SUMMARY:
+            terminalreporter.write_line(
+                f"{name:<{width}}  {per_second:>14,.0f} {unit}/s   {ratio:8.3g}x the time of {reference}"
+            )
+    if _LINES:
+        terminalreporter.section("tasksuite: build time, memory, start-up, Meta-World")
+        for line in _LINES:
+            terminalreporter.write_line(line)

@@ -1,5 +1,7 @@
 """Every speed scenario of tasksuite.speed (all families and benchmarks), as pytest-benchmark tests."""
 
+import importlib.util
+
 import pytest
 
 import tasksuite
@@ -14,25 +16,47 @@ def test_speed(against, scenario):
     against(subject, reference, reference_name=scenario.reference, units=scenario.units, unit=scenario.unit)
 
 
-@pytest.mark.parametrize("family", tasksuite.list_families())
-def test_vector_env_memory(benchmark, family):
-    num_envs = speed.memory_num_envs(family)
-    rss = benchmark.pedantic(speed.vector_env_rss_mb, args=(family, num_envs), rounds=1)
-    benchmark.extra_info["peak_rss_mb"] = rss
-    print(f"\n{family}: {num_envs} sub-envs, peak RSS {rss:.0f} MB (fresh process, interpreter included)")
+FOOTPRINTS = [(family, speed.memory_num_envs(family)) for family in tasksuite.list_families()]
+FOOTPRINTS.append(speed.LARGE_VECTOR_ENV)
 
 
-def test_against_metaworld(benchmark, request):
-    """Meta-World's reach/push steps and ML10 construction, measured in its own virtualenv."""
+@pytest.mark.parametrize(("family", "num_envs"), FOOTPRINTS, ids=[f"{f}-{n}" for f, n in FOOTPRINTS])
+def test_vector_env_footprint(benchmark, summary_line, family, num_envs):
+    footprint = benchmark.pedantic(speed.vector_env_footprint, args=(family, num_envs), rounds=1)
+    benchmark.extra_info.update(footprint.to_dict())
+    summary_line(
+        f"{family} x {num_envs} sub-envs: build + first reset {footprint.build_s:.2f} s, "
+        f"peak RSS {footprint.peak_rss_mb:.0f} MB (fresh process, interpreter included)"
+    )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="tasksuite train needs torch")
+@pytest.mark.parametrize("algorithm", ["maml", "rl2", "pearl"])
+def test_train_start_up(benchmark, summary_line, algorithm):
+    start_up = benchmark.pedantic(speed.train_start_up, args=(algorithm,), rounds=1)
+    benchmark.extra_info.update(start_up.to_dict())
+    summary_line(
+        f"tasksuite train {algorithm} --benchmark {start_up.benchmark}: {start_up.start_up_s:.2f} s to the first "
+        f"env step after import torch ({start_up.torch_import_s:.2f} s), of which {start_up.dynamo_import_s:.2f} s "
+        "torch's lazy import of torch._dynamo"
+    )
+
+
+def test_against_metaworld(benchmark, request, summary_line):
+    """Meta-World's reach/push steps and ML10 construction, measured in its own virtualenv, its rounds
+    alternating with ours."""
     python = request.config.getoption("--metaworld-python")
     if python is None:
         pytest.skip("pass --metaworld-python PATH (a virtualenv with metaworld) to compare with Meta-World")
-    families = [family for family in speed.METAWORLD_COUNTERPART if family in tasksuite.list_families()]
-    ours = [
-        speed.measure(s) for s in SCENARIOS if s.name in {f"{f}/step" for f in families} or s.name.endswith("/build")
-    ]
-    theirs = benchmark.pedantic(speed.metaworld_reference, args=(python,), rounds=1)
-    rows = speed.metaworld_comparison(ours, theirs)
+    metaworld = speed.MetaWorld(python)
+    chosen = [s for s in SCENARIOS if metaworld.between_rounds(s) is not None or s.name.endswith("/build")]
+    try:
+        ours = benchmark.pedantic(
+            lambda: [speed.measure(s, between=metaworld.between_rounds(s)) for s in chosen], rounds=1
+        )
+    finally:
+        metaworld.close()
+    rows = speed.metaworld_comparison(ours, metaworld.figures())
     benchmark.extra_info["metaworld"] = rows
     for row in rows:
-        print(f"\n{row['what']}: {row['speedup']:.3g}x")
+        summary_line(f"{row['what']}: {row['speedup']:.3g}x")

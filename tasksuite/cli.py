@@ -12,6 +12,7 @@ folder is expected, a full disk) ends in one line on stderr and exit status 2;
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -207,41 +208,65 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"--only {' '.join(args.only)} matches no scenario{did_you_mean(args.only[0], names)}; "
             f"scenarios are {', '.join(names)}"
         )
-    measurements = [
-        speed.measure(scenario, seconds=args.seconds)
-        for scenario in tqdm(chosen, desc="bench", unit="scenario", disable=args.quiet)
-    ]
+    metaworld, metaworld_error = None, None
+    if args.metaworld_python:
+        try:
+            metaworld = speed.MetaWorld(args.metaworld_python, args.seconds)
+        except speed.MetaWorldError as error:
+            metaworld_error = str(error)
+    progress = tqdm(chosen, desc="bench", unit="scenario", disable=args.quiet)
+    measurements = []
+    for scenario in progress:
+        between = metaworld.between_rounds(scenario) if metaworld else None
+        try:
+            measurements.append(speed.measure(scenario, args.seconds, between=between))
+        except speed.MetaWorldError as error:  # ours are measured again alone; the comparison says why it failed
+            metaworld, metaworld_error = None, str(error)
+            measurements.append(speed.measure(scenario, args.seconds))
     rows = [
         (m.name, f"{m.per_second:,.0f} {m.unit}/s", f"{m.reference_per_second:,.0f}", f"{m.ratio:.3g}x", m.reference)
         for m in measurements
     ]
     print(format_table(["scenario", "speed", "reference speed", "time ratio", "reference"], rows))
-    memory = {}
-    if not args.no_memory:
-        for family in [args.family] if args.family else tasksuite.list_families():
-            num_envs = speed.memory_num_envs(family)
-            memory[f"{family}/{num_envs}-envs"] = speed.vector_env_rss_mb(family, num_envs)
-        print("\nPeak RSS of a fresh process holding one vector env (interpreter and libraries included)")
-        print(format_table(["vector env", "peak RSS"], [(k, f"{v:.0f} MB") for k, v in memory.items()]))
-    comparison = []
-    if args.metaworld_python:
-        comparison = speed.metaworld_comparison(
-            measurements, speed.metaworld_reference(args.metaworld_python, args.seconds)
+    footprints = [] if args.no_memory else speed.footprints(args.family)
+    if footprints:
+        print("\nBuilding, resetting and stepping a vector env in a fresh process (interpreter and libraries included)")
+        print(
+            format_table(
+                ["vector env", "build + first reset", "peak RSS"],
+                [(f"{f.family} x {f.num_envs}", f"{f.build_s:.2f} s", f"{f.peak_rss_mb:.0f} MB") for f in footprints],
+            )
         )
-        print("\nAgainst Meta-World (measured by --metaworld-python in its own environment)")
+    start_up = None
+    if not args.no_start_up and importlib.util.find_spec("torch") is not None:
+        start_up = speed.train_start_up()
+        print(
+            f"\ntasksuite train {start_up.algorithm} --benchmark {start_up.benchmark}: {start_up.start_up_s:.2f} s "
+            f"to the first env step after import torch ({start_up.torch_import_s:.2f} s), of which "
+            f"{start_up.dynamo_import_s:.2f} s torch's lazy import of torch._dynamo (torch.optim's first use)"
+        )
+    comparison: list[dict[str, Any]] | dict[str, str] = []
+    if metaworld is not None:
+        metaworld.close()
+        comparison = speed.metaworld_comparison(measurements, metaworld.figures())
+        print("\nAgainst Meta-World (measured by --metaworld-python in its own environment, rounds alternated)")
         print(format_table(["comparison", "speed-up"], [(row["what"], f"{row['speedup']:.3g}x") for row in comparison]))
+    elif metaworld_error is not None:
+        comparison = {"error": metaworld_error}
+        print(f"\nthe Meta-World comparison failed: {metaworld_error}", file=sys.stderr)
     if args.json:
         atomic_write_json(
             args.json,
             {
                 "tasksuite": tasksuite.__version__,
                 "measurements": [m.to_dict() for m in measurements],
-                "peak_rss_mb": memory,
+                "footprints": [f.to_dict() for f in footprints],
+                "train_start_up": start_up.to_dict() if start_up else None,
                 "metaworld": comparison,
             },
         )
         print(f"\nwrote {args.json}")
-    return 0
+    return 1 if metaworld_error is not None else 0
 
 
 # ---------------------------------------------------------------------- evaluate / report
@@ -539,10 +564,13 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure speed against references timed in the same run",
         description="Measure single-env steps/s, batched env-steps/s (1, 64 and 1024 sub-envs, each on its own "
-        "task), reset-to-new-task cost and benchmark construction time for every family, each as a time ratio "
-        "to a reference timed moments apart in the same process: raw mujoco.mj_step on the same model and frame "
-        "skip, Gymnasium's SyncVectorEnv over the same tasks, or a minimal Gymnasium env. Also reports the peak "
-        "memory of a process holding a vector env (1024 sub-envs for NumPy families, 64 for MuJoCo ones).",
+        "task, and without tasks=), the cost of a reset to a new or a sampled task, benchmark construction time "
+        "and the oracle's evaluation of navigation-meta, each as a time ratio to a reference timed in alternating "
+        "rounds in the same process: raw mujoco.mj_step on the same model and frame skip, Gymnasium's "
+        "SyncVectorEnv over the same tasks, the same env on a fixed task, a minimal Gymnasium env, or the same "
+        "episodes stepped by hand. Also reports the build time and peak memory of a process holding a vector "
+        "env (1024 sub-envs for NumPy families, 64 for MuJoCo ones, 10,000 reaching sub-envs) and, with torch "
+        "installed, the start-up of tasksuite train.",
     )
     sub.add_argument("--family", choices=tasksuite.list_families(), help="only this family (default: all)")
     sub.add_argument("--only", nargs="+", metavar="TEXT", help="only scenarios whose name contains one of these")
@@ -553,7 +581,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of each timed loop; 5 loops per side (default: 0.2)",
     )
     sub.add_argument("--json", metavar="FILE", help="also write the results to this JSON file")
-    sub.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    sub.add_argument("--no-memory", action="store_true", help="skip the memory and build-time measurements")
+    sub.add_argument(
+        "--no-start-up",
+        action="store_true",
+        help="skip timing tasksuite train's start-up (measured when torch is installed)",
+    )
     sub.add_argument(
         "--metaworld-python",
         metavar="PYTHON",

@@ -3,21 +3,22 @@
 Meta-World pins ``mujoco==3.3.0``; installing it beside tasksuite would
 downgrade MuJoCo and can break ``import mujoco``. So it lives in its own
 virtualenv and this standalone script (it imports nothing from tasksuite,
-whence its own copy of the timing loop) measures it there and prints JSON:
+whence its own copy of the timing loop) measures it there, one round at a
+time, so that its rounds alternate with tasksuite's in the same window:
 
-* ``reach`` / ``push``: steps/s of ``Meta-World/MT1`` reach-v3 / push-v3
-  (``env.unwrapped.step``) and of raw ``mujoco.mj_step`` on the same model and
-  frame skip, timed in alternating rounds;
-* ``ml10_build_s``: seconds to build ``Meta-World/ML10-train`` as a sync
-  vector env (construction only: with gymnasium 1.4, Meta-World 3.1.1's ML10
-  vector env fails its first ``reset`` with an AssertionError, reported as
-  ``ml10_reset``).
+* first it prints one JSON line: Meta-World's version, ``ml10_build_s``
+  (seconds to build ``Meta-World/ML10-train`` as a sync vector env;
+  construction only: with gymnasium 1.4, Meta-World 3.1.1's ML10 vector env
+  fails its first ``reset`` with an AssertionError, reported as ``ml10_reset``);
+* then, for each line ``reach-v3`` or ``push-v3`` read from stdin, one round:
+  a JSON line with the steps/s of ``Meta-World/MT1`` on that task
+  (``env.unwrapped.step``) and of raw ``mujoco.mj_step`` on the same model
+  and frame skip, each timed for about ``SECONDS`` (the first argument).
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -33,32 +34,37 @@ def _seconds_per_call(fn, seconds: float) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def _steps_per_second(env_name: str, seconds: float, rounds: int = 5) -> dict[str, float]:
-    import gymnasium as gym
-    import mujoco
-    import numpy as np
+class _StepTimer:
+    """One Meta-World task's env and its raw physics, timed round by round."""
 
-    wrapped = gym.make("Meta-World/MT1", env_name=env_name, seed=0)  # the wrapper sets the task on reset
-    wrapped.reset(seed=0)
-    env = wrapped.unwrapped
-    action = np.zeros(env.action_space.shape, dtype=np.float32)
-    model, frame_skip = env.model, env.frame_skip
-    data = mujoco.MjData(model)
+    def __init__(self, env_name: str, seconds: float) -> None:
+        import gymnasium as gym
+        import mujoco
+        import numpy as np
 
-    def raw() -> None:
-        data.ctrl[:] = 0.0
-        mujoco.mj_step(model, data, nstep=frame_skip)
+        self._seconds = seconds
+        self._wrapped = gym.make("Meta-World/MT1", env_name=env_name, seed=0)  # the wrapper sets the task on reset
+        self._wrapped.reset(seed=0)
+        self._env = self._wrapped.unwrapped
+        self._action = np.zeros(self._env.action_space.shape, dtype=np.float32)
+        self._model, self._frame_skip = self._env.model, self._env.frame_skip
+        self._data = mujoco.MjData(self._model)
+        self._mujoco = mujoco
 
-    def step() -> None:
-        env.step(action)
-        if env.curr_path_length >= env.max_path_length:  # Meta-World refuses steps past its horizon
-            wrapped.reset()
+    def _raw(self) -> None:
+        self._data.ctrl[:] = 0.0
+        self._mujoco.mj_step(self._model, self._data, nstep=self._frame_skip)
 
-    samples = [(_seconds_per_call(raw, seconds), _seconds_per_call(step, seconds)) for _ in range(rounds)]
-    return {
-        "steps_per_second": 1.0 / statistics.median(s[1] for s in samples),
-        "raw_physics_steps_per_second": 1.0 / statistics.median(s[0] for s in samples),
-    }
+    def _step(self) -> None:
+        self._env.step(self._action)
+        if self._env.curr_path_length >= self._env.max_path_length:  # Meta-World refuses steps past its horizon
+            self._wrapped.reset()
+
+    def round(self) -> dict[str, float]:
+        """Steps/s of the env and of its raw physics, one timing each."""
+        raw = _seconds_per_call(self._raw, self._seconds)
+        step = _seconds_per_call(self._step, self._seconds)
+        return {"steps_per_second": 1.0 / step, "raw_physics_steps_per_second": 1.0 / raw}
 
 
 def main() -> None:
@@ -76,14 +82,11 @@ def main() -> None:
     except AssertionError as error:
         reset = f"failed: AssertionError {error}".strip()
     envs.close()
-    result = {
-        "metaworld": metaworld.__version__ if hasattr(metaworld, "__version__") else "unknown",
-        "reach": _steps_per_second("reach-v3", seconds),
-        "push": _steps_per_second("push-v3", seconds),
-        "ml10_build_s": build,
-        "ml10_reset": reset,
-    }
-    print(json.dumps(result))
+    version = metaworld.__version__ if hasattr(metaworld, "__version__") else "unknown"
+    timers = {name: _StepTimer(name, seconds) for name in ("reach-v3", "push-v3")}
+    print(json.dumps({"metaworld": version, "ml10_build_s": build, "ml10_reset": reset}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(timers[line.strip()].round()), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import gymnasium as gym
 
 from tasksuite.core.errors import UnknownNameError, did_you_mean
 from tasksuite.core.family import SETTINGS, TaskFamily
+from tasksuite.core.lookup import install_family_lookup
 
 if TYPE_CHECKING:
     from tasksuite.core.benchmark import Benchmark
@@ -218,6 +219,9 @@ def get_family(name: str) -> TaskFamily:
     entry = family_entry(name)
     env_class = load_entry_point(entry.entry_point)
     return env_class.family_class(entry.name, entry.env_id, **entry.options)
+
+
+install_family_lookup(get_family)
 
 
 def published_manifest(name: str) -> dict[str, Any] | None:

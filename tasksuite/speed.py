@@ -119,15 +119,15 @@ def _step_scenario(family_name: str) -> Scenario:
     mujoco_family = is_mujoco(family_name)
 
     def build() -> tuple[Call, Call]:
-        env = family.make_env(_tasks(family_name, 1)[0]).unwrapped
+        env = family.make_env(_tasks(family_name, 1)[0])  # as gym.make returns it: its wrappers are paid per step
         env.reset(seed=0)
         actions, reference_actions = _actions(env.action_space), _actions(env.action_space)
         step = env.step  # stepping on past the horizon keeps returning truncated
         if mujoco_family:
             import mujoco
 
-            model, data = _raw_physics(env)
-            frame_skip = env.frame_skip
+            model, data = _raw_physics(env.unwrapped)
+            frame_skip = env.unwrapped.frame_skip
 
             def raw() -> None:
                 data.ctrl[:] = next(reference_actions)
@@ -139,7 +139,9 @@ def _step_scenario(family_name: str) -> Scenario:
         return (lambda: step(next(actions))), (lambda: plain.step(next(reference_actions)))
 
     reference = "raw mujoco.mj_step, same model and frame skip" if mujoco_family else "a minimal gymnasium env"
-    return Scenario(f"{family_name}/step", family_name, "single-env step", reference, 1, "step", build)
+    return Scenario(
+        f"{family_name}/step", family_name, "single-env step (as gym.make returns it)", reference, 1, "step", build
+    )
 
 
 def _batched_scenario(family_name: str, num_envs: int) -> Scenario:
@@ -168,33 +170,73 @@ def _batched_scenario(family_name: str, num_envs: int) -> Scenario:
 
 def _reset_scenario(family_name: str) -> Scenario:
     family = tasksuite.get_family(family_name)
-    mujoco_family = is_mujoco(family_name)
 
     def build() -> tuple[Call, Call]:
         tasks = _tasks(family_name, 16)
-        env = family.make_env(tasks[0]).unwrapped
+        env, fixed = family.make_env(tasks[0]), family.make_env(tasks[0])
+        for each in (env, fixed):  # seeded once, alike: no side pays a new generator per reset
+            each.reset(seed=0)
         cycle = iter(_forever(tasks))
-        subject = lambda: env.reset(seed=0, options={"task": next(cycle)})  # noqa: E731
-        if mujoco_family:
-            import mujoco
-
-            model, data = _raw_physics(env)
-
-            def raw() -> None:
-                mujoco.mj_resetData(model, data)
-                mujoco.mj_forward(model, data)
-
-            return subject, raw
-        plain = MinimalEnv(env.observation_space, env.action_space)
-        return subject, (lambda: plain.reset(seed=0))
+        return (lambda: env.reset(options={"task": next(cycle)})), fixed.reset
 
     return Scenario(
         f"{family_name}/reset-new-task",
         family_name,
-        "reset to a new task (16 tasks in turn)",
-        "raw mj_resetData + mj_forward" if mujoco_family else "resetting a minimal gymnasium env",
+        "single-env reset(options={'task': ...}), 16 tasks in turn",
+        "reset of the same env on its fixed task",
         1,
         "reset",
+        build,
+    )
+
+
+def _sampled_reset_scenario(family_name: str) -> Scenario:
+    family = tasksuite.get_family(family_name)
+
+    def build() -> tuple[Call, Call]:
+        sampling, fixed = family.make_env(), family.make_env(_tasks(family_name, 1)[0])
+        for each in (sampling, fixed):
+            each.reset(seed=0)
+        return sampling.reset, fixed.reset
+
+    return Scenario(
+        f"{family_name}/reset-sampled-task",
+        family_name,
+        "single-env reset without task=: each draws a training task",
+        "reset of the same env on a fixed task",
+        1,
+        "reset",
+        build,
+    )
+
+
+def sampled_num_envs(family_name: str) -> int:
+    """Sub-envs of the vector-env scenarios without ``tasks=``: 64 for MuJoCo families, 1024 for NumPy ones."""
+    return 64 if is_mujoco(family_name) else 1024
+
+
+def _sampled_vector_scenario(family_name: str) -> Scenario:
+    family = tasksuite.get_family(family_name)
+    num_envs = sampled_num_envs(family_name)
+
+    def build() -> tuple[Call, Call]:
+        make = functools.partial(
+            gym.make_vec, family.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point"
+        )
+        sampling, fixed = make(), make(tasks=_tasks(family_name, num_envs))
+        for each in (sampling, fixed):
+            each.reset(seed=0)
+        actions = _actions(fixed.single_action_space, num_envs)
+        reference_actions = _actions(fixed.single_action_space, num_envs)
+        return (lambda: sampling.step(next(actions))), (lambda: fixed.step(next(reference_actions)))
+
+    return Scenario(
+        f"{family_name}/batched-{num_envs}-sampled",
+        family_name,
+        f"batched step, {num_envs} sub-envs without tasks= (every reset draws a training task)",
+        f"the same vector env with tasks= ({num_envs} fixed tasks)",
+        num_envs,
+        "env-step",
         build,
     )
 
@@ -221,6 +263,51 @@ def _construction_scenario(benchmark_name: str) -> Scenario:
     )
 
 
+#: The benchmark whose evaluation by the oracle is timed against stepping its episodes by hand.
+EVALUATED_BENCHMARK = "navigation-meta"
+
+
+def _evaluate_scenario(benchmark_name: str) -> Scenario:
+    def build() -> tuple[Call, Call]:
+        import os
+        import tempfile
+
+        from tasksuite.evaluation import evaluate
+        from tasksuite.evaluation.protocols import DEFAULT_ADAPT_EPISODES, DEFAULT_EVAL_EPISODES, DEFAULT_SEEDS
+        from tasksuite.evaluation.rollout import run_episode
+
+        benchmark = tasksuite.make_benchmark(benchmark_name)
+        family = benchmark.family
+        scratch = tempfile.TemporaryDirectory(prefix="tasksuite-bench-")  # removed with the closures
+        runs = itertools.count()
+        options = {"agent": "tasksuite.evaluation.agents:oracle", "benchmark": benchmark, "workers": 1}
+
+        def harness() -> None:
+            evaluate(os.path.join(scratch.name, f"run-{next(runs)}"), **options, progress=False)
+
+        def by_hand() -> None:
+            episodes = DEFAULT_ADAPT_EPISODES + DEFAULT_EVAL_EPISODES
+            for task in benchmark.test_tasks:
+                for seed in range(DEFAULT_SEEDS):
+                    env, oracle = family.make_env(task), family.oracle_policy(task)
+                    for episode in range(episodes):
+                        run_episode(env, oracle, seed=seed * episodes + episode)
+                    env.close()
+
+        harness()  # fills the reference cache: both sides then step the trials' episodes only
+        return harness, by_hand
+
+    return Scenario(
+        f"{benchmark_name}/evaluate-oracle",
+        tasksuite.make_benchmark(benchmark_name).family.name,
+        f"evaluate(oracle, {benchmark_name}, meta-test) in this process: results folder, report and plots",
+        "stepping the same episodes by hand (gym env + oracle policy)",
+        1,
+        "evaluation",
+        build,
+    )
+
+
 def _forever(items: list[Task]) -> Iterator[Task]:
     while True:
         yield from items
@@ -235,8 +322,11 @@ def scenarios(family: str | None = None) -> list[Scenario]:
     for name in families:
         found.append(_step_scenario(name))
         found += [_batched_scenario(name, n) for n in BATCH_SIZES]
-        found.append(_reset_scenario(name))
+        found.append(_sampled_vector_scenario(name))
+        found += [_reset_scenario(name), _sampled_reset_scenario(name)]
     found += [_construction_scenario(b.name) for b in benchmark_entries() if b.family in families]
+    if tasksuite.make_benchmark(EVALUATED_BENCHMARK).family.name in families:
+        found.append(_evaluate_scenario(EVALUATED_BENCHMARK))
     return found
 
 
@@ -261,15 +351,22 @@ def time_loop(fn: Call, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def measure(scenario: Scenario, seconds: float = 0.2, rounds: int = 5) -> Measurement:
+def measure(
+    scenario: Scenario, seconds: float = 0.2, rounds: int = 5, between: Callable[[], None] | None = None
+) -> Measurement:
     """Time ``scenario``'s subject and reference with the same loop, in alternating rounds.
 
     Alternating keeps both sides under the same machine load; each side's
-    figure is the median of its rounds.
+    figure is the median of its rounds. ``between``, if given, runs after each
+    round (a comparison's own round, in the same window).
     """
     subject, reference = scenario.build()
     calls, reference_calls = calls_for(subject, seconds), calls_for(reference, seconds)
-    samples = [(time_loop(reference, reference_calls), time_loop(subject, calls)) for _ in range(rounds)]
+    samples = []
+    for _ in range(rounds):
+        samples.append((time_loop(reference, reference_calls), time_loop(subject, calls)))
+        if between is not None:
+            between()
     reference_s = statistics.median(s[0] for s in samples)
     subject_s = statistics.median(s[1] for s in samples)
     return Measurement(
@@ -307,46 +404,196 @@ def memory_num_envs(family_name: str) -> int:
     return 64 if is_mujoco(family_name) else 1024
 
 
-def vector_env_rss_mb(family_name: str, num_envs: int, steps: int = 100) -> float:
-    """Peak RSS (MB) of a fresh Python process that builds and steps a ``num_envs`` vector env of the family.
+#: A large vector env whose build time and memory are reported: (family, sub-envs).
+LARGE_VECTOR_ENV = ("reaching", 10_000)
 
-    A fresh process, so that nothing else this process allocated is counted;
-    the figure includes the interpreter, NumPy, Gymnasium and MuJoCo themselves.
-    """
+
+@dataclass(frozen=True)
+class Footprint:
+    """What building a vector env costs in a fresh process."""
+
+    family: str
+    num_envs: int
+    build_s: float  # gym.make_vec and the first reset(seed=0), tasks drawn beforehand
+    peak_rss_mb: float  # the process's peak, interpreter, NumPy, Gymnasium and MuJoCo included
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the footprint."""
+        return asdict(self)
+
+
+def vector_env_footprint(family_name: str, num_envs: int, steps: int = 100) -> Footprint:
+    """Build, reset and step a ``num_envs`` vector env of the family (one training task each) in a
+    fresh Python process, so that nothing else this process allocated is counted."""
     import subprocess
 
     script = (
-        "import gymnasium as gym, numpy as np, tasksuite, tasksuite.speed as s;"
+        "import time, gymnasium as gym, numpy as np, tasksuite, tasksuite.speed as s;"
         f"tasks = s._tasks({family_name!r}, {num_envs});"
+        "start = time.perf_counter();"
         f"envs = gym.make_vec({tasksuite.get_family(family_name).env_id!r}, num_envs={num_envs},"
         " vectorization_mode='vector_entry_point', tasks=tasks);"
         "envs.reset(seed=0);"
+        "build = time.perf_counter() - start;"
         f"[envs.step(envs.action_space.sample()) for _ in range({steps})];"
-        "print(s.peak_rss_mb())"
+        "print(build, s.peak_rss_mb())"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+    build_s, rss = map(float, result.stdout.strip().splitlines()[-1].split())
+    return Footprint(family_name, num_envs, build_s, rss)
+
+
+def footprints(family: str | None = None) -> list[Footprint]:
+    """The footprint of every family's vector env of :func:`memory_num_envs` sub-envs, and of
+    :data:`LARGE_VECTOR_ENV`."""
+    families = [family] if family else tasksuite.list_families()
+    found = [vector_env_footprint(name, memory_num_envs(name)) for name in families]
+    if LARGE_VECTOR_ENV[0] in families:
+        found.append(vector_env_footprint(*LARGE_VECTOR_ENV))
+    return found
+
+
+@dataclass(frozen=True)
+class TrainStartUp:
+    """Seconds from the start of ``tasksuite train`` to its first env step, in a fresh process."""
+
+    algorithm: str
+    benchmark: str
+    torch_import_s: float  # ``import torch``, not counted in the two figures below
+    start_up_s: float  # the rest, up to the first env step
+    dynamo_import_s: float  # of which torch's lazy ``import torch._dynamo`` (every torch.optim optimizer's first use)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the measurement."""
+        return asdict(self)
+
+
+_TRAIN_START_UP_SCRIPT = """
+import sys, tempfile, time
+start = time.perf_counter()
+import torch
+{dynamo}
+torch_s = time.perf_counter() - start
+import tasksuite.core.env as env, tasksuite.core.vector as vector
+from tasksuite.cli import main
+
+class FirstStep(BaseException):
+    pass
+
+def first_step(*args, **kwargs):
+    print(torch_s, time.perf_counter() - start - torch_s)
+    raise FirstStep
+
+for kind in (env.TaskEnv, vector.TaskVectorEnv, vector.SyncTaskVectorEnv):
+    kind.step = first_step
+try:
+    main(["train", sys.argv[1], "--benchmark", sys.argv[2], "--out", tempfile.mkdtemp() + "/run"])
+except FirstStep:
+    pass
+"""
+
+
+def train_start_up(algorithm: str = "maml", benchmark: str = "navigation-meta") -> TrainStartUp:
+    """Time ``tasksuite train ALGORITHM --benchmark BENCHMARK`` up to its first env step (needs torch).
+
+    Two fresh processes: one as it runs, one importing ``torch._dynamo`` with torch (their
+    difference is what that lazy import costs).
+    """
+    import subprocess
+
+    figures = []
+    for dynamo in ("", "import torch._dynamo"):
+        script = _TRAIN_START_UP_SCRIPT.format(dynamo=dynamo)
+        result = subprocess.run(
+            [sys.executable, "-c", script, algorithm, benchmark], capture_output=True, text=True, check=True
+        )
+        figures.append([float(x) for x in result.stdout.split()[-2:]])
+    (torch_s, start_up_s), (_, without_dynamo_s) = figures
+    return TrainStartUp(algorithm, benchmark, torch_s, start_up_s, start_up_s - without_dynamo_s)
 
 
 #: Meta-World's closest task to each of our families' single-env step.
 METAWORLD_COUNTERPART = {"reaching": "reach", "warehouse": "push"}
 
 
-def metaworld_reference(python: str, seconds: float = 0.2) -> dict[str, Any]:
-    """Meta-World's figures, measured by ``python`` (an interpreter whose environment has ``metaworld``).
+class MetaWorldError(RuntimeError):
+    """The Meta-World side of a comparison failed (its interpreter, its environment or Meta-World)."""
 
-    Runs :mod:`tasksuite.metaworld_reference` as a script in that interpreter, so
-    that Meta-World's pinned MuJoCo never enters tasksuite's environment.
+
+class MetaWorld:
+    """Meta-World measured by ``python`` (an interpreter whose environment has ``metaworld``), round by round.
+
+    Runs :mod:`tasksuite.metaworld_reference` as a script in that interpreter, so that
+    Meta-World's pinned MuJoCo never enters tasksuite's environment, and keeps it running:
+    :meth:`round` asks it for one timing round of a task, so that its rounds alternate with
+    ours in the same window. Failures raise :class:`MetaWorldError` with its stderr.
     """
-    import json
-    import subprocess
-    from pathlib import Path
 
-    script = Path(__file__).with_name("metaworld_reference.py")
-    result = subprocess.run([python, str(script), str(seconds)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"the Meta-World measurement failed in {python}:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    def __init__(self, python: str, seconds: float = 0.2) -> None:
+        import subprocess
+        from pathlib import Path
+
+        self.python = python
+        script = Path(__file__).with_name("metaworld_reference.py")
+        try:
+            self._process = subprocess.Popen(
+                [python, str(script), str(seconds)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as error:
+            raise MetaWorldError(f"cannot run {python}: {error.strerror}") from None
+        self.about = self._answer()  # Meta-World's version and its ML10 build
+        self._rounds: dict[str, list[dict[str, float]]] = {}
+
+    def _answer(self) -> dict[str, Any]:
+        import json
+
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            self.close()
+            assert self._process.stderr is not None
+            stderr = self._process.stderr.read()[-2000:]
+            raise MetaWorldError(f"the Meta-World measurement failed in {self.python}:\n{stderr}") from None
+
+    def round(self, task: str) -> None:
+        """Time one round of Meta-World's ``task`` (``"reach"`` or ``"push"``)."""
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(f"{task}-v3\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: _answer reports why
+        self._rounds.setdefault(task, []).append(self._answer())
+
+    def between_rounds(self, scenario: Scenario) -> Callable[[], None] | None:
+        """What to run after each round of ``scenario``: a round of its Meta-World counterpart, if it has one."""
+        task = METAWORLD_COUNTERPART.get(scenario.family)
+        if task is None or scenario.name != f"{scenario.family}/step":
+            return None
+        return functools.partial(self.round, task)
+
+    def figures(self) -> dict[str, Any]:
+        """What :func:`metaworld_comparison` reads: each task's medians over its rounds, and the ML10 build."""
+        medians = {
+            task: {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+            for task, rounds in self._rounds.items()
+        }
+        return {**self.about, **medians}
+
+    def close(self) -> None:
+        """End the Meta-World process."""
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            try:
+                self._process.stdin.close()
+            except BrokenPipeError:
+                pass
+        self._process.wait()
 
 
 def metaworld_comparison(measurements: list[Measurement], metaworld: dict[str, Any]) -> list[dict[str, Any]]:

@@ -673,3 +673,13 @@ def test_rl2_adapts_across_episodes_on_reaching_meta(tmp_path):
         )
         scores[memory] = summary["protocols"]["meta-test"]["splits"]["test"]
     assert scores["trial"]["iqm"] > scores["episode"]["iqm"] + 0.02, scores
+
+
+def test_seeding_makes_torch_deterministic_without_importing_inductor():
+    """``torch.use_deterministic_algorithms`` would import inductor, seconds of every start-up."""
+    script = (
+        "import sys, torch; from tasksuite.baselines.common import seed_everything; seed_everything(0, 1); "
+        "print(torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "False"]

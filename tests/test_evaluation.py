@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ from tasksuite.evaluation import evaluate, redraw_report
 from tasksuite.evaluation.agents import ORACLE, RANDOM
 from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.report import TRANSFER_TOLERANCE
+from tasksuite.evaluation.rollout import RandomPolicy
 from tasksuite.evaluation.scores import iqm
 
 CHEAP = {"seeds": 1, "workers": 1, "progress": False}
@@ -303,3 +305,19 @@ def test_a_split_seed_with_a_manifest_is_an_error(tmp_path):
     path = tasksuite.make_benchmark("navigation-meta").save_manifest(tmp_path / "m.json")
     with pytest.raises(TasksuiteError, match="split_seed=3 cannot apply"):
         evaluate(tmp_path / "run", RANDOM, path, "meta-test", split_seed=3, **CHEAP)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        gym.spaces.Box(-1.0, 1.0, shape=(2,)),
+        gym.spaces.Box(np.array([-0.1, 0.0, -3.0], np.float32), np.array([0.1, 2.5, 3.0], np.float32)),
+    ],
+)
+def test_random_policy_draws_what_rng_uniform_draws(space):
+    """The reference of score 0: its actions must stay those of ``rng.uniform(low, high)``."""
+    policy, rng = RandomPolicy(space, seed=7), np.random.default_rng(7)
+    for _ in range(50):
+        expected = rng.uniform(space.low, space.high).astype(space.dtype)
+        action = policy(None)
+        assert action.dtype == expected.dtype and action.tobytes() == expected.tobytes()

@@ -4,7 +4,6 @@ Divergence of one sub-env, per-sub-env models, no recompiles on task switches, t
 """
 
 import functools
-import os
 
 import gymnasium as gym
 import numpy as np
@@ -112,8 +111,7 @@ def test_every_sub_env_simulates_its_own_task_on_the_single_envs_model(name):
     tasks = family.sample_tasks(np.random.default_rng(3), 4)
     native = native_env(family, tasks)
     native.reset(seed=0)
-    models = native.batch.models
-    assert len({id(model) for model in models}) == len(tasks)
+    models = [native.batch.get_model(index) for index in range(len(tasks))]  # the fields it simulates
     for task, model in zip(tasks, models, strict=True):
         single = family.make_env(task).unwrapped
         single.reset(seed=0)
@@ -137,18 +135,23 @@ def test_switching_tasks_back_and_forth_compiles_and_copies_nothing_after_the_fi
     if name == "warehouse":
         assert not {t["shape"] for t in first} & {t["shape"] for t in second}, "pick seeds with other shapes"
     native = native_env(family, first)
+
+    def models():  # reaching's sub-envs share the batch's model (None): there is nothing to copy
+        return None if native.batch.models is None else {id(model) for model in native.batch.models}
+
     native.reset(seed=0)
-    models_first = {id(model) for model in native.batch.models}
+    models_first = models()
     native.reset(seed=0, options={"tasks": second})
-    models_second = {id(model) for model in native.batch.models}
+    models_second = models()
     compiled = _compilations(name)
     for _ in range(2):
         native.reset(seed=0, options={"tasks": first})
-        assert {id(model) for model in native.batch.models} == models_first
+        assert models() == models_first
         native.step(native.action_space.sample())
         native.reset(seed=0, options={"tasks": second})
-        assert {id(model) for model in native.batch.models} == models_second
+        assert models() == models_second
     assert _compilations(name) == compiled
+    assert (models_first is None) == (name == "reaching")
 
 
 @pytest.mark.parametrize("name", MUJOCO_FAMILIES)
@@ -174,10 +177,17 @@ def test_bad_thread_counts_are_refused(name, threads):
         native_env(family, family.sample_tasks(np.random.default_rng(0), 2), num_threads=threads)
 
 
-def test_sub_env_count_caps_the_threads_and_the_default_uses_every_usable_core():
+def test_sub_env_count_caps_the_threads():
     family = tasksuite.get_family(MUJOCO_FAMILIES[0])
     tasks = family.sample_tasks(np.random.default_rng(0), 1)
     assert native_env(family, tasks, num_threads=8).num_threads == 1
-    many = family.sample_tasks(np.random.default_rng(0), 64)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert native_env(family, many).num_threads == min(64, usable)
+
+
+def test_the_default_thread_count_is_measured_among_the_usable_cores():
+    model = mujoco_env.load_model("reaching.xml")
+    assert mujoco_env.fastest_thread_count(model, nsim=1, frame_skip=5) == 1
+    chosen = mujoco_env.fastest_thread_count(model, nsim=8, frame_skip=5)
+    assert 1 <= chosen <= min(8, mujoco_env.usable_cores())
+    family = tasksuite.get_family("reaching")
+    envs = native_env(family, family.sample_tasks(np.random.default_rng(0), 3))
+    assert 1 <= envs.num_threads <= min(3, mujoco_env.usable_cores())

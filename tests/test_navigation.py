@@ -119,3 +119,37 @@ def test_info_reports_the_dense_reward_for_sparse_and_dense_tasks_in_single_and_
             assert single_info["dense_reward"] == info["dense_reward"][i] and single_reward == reward[i]
     sparse = bench.family.name == "point-robot-sparse"
     assert sparse == (not np.array_equal(reward, info["dense_reward"]))
+
+
+@pytest.mark.parametrize("region", [HalfDisc(radius=1.0), Square(half=0.5), ArcPoints(radius=1.0, count=100)])
+@pytest.mark.parametrize("n", [0, 1, 37])
+def test_sample_many_draws_what_successive_samples_draw(region, n):
+    one_by_one, at_once = np.random.default_rng(3), np.random.default_rng(3)
+    expected = [region.sample(one_by_one) for _ in range(n)]
+    got = region.sample_many(at_once, n)
+    assert got.shape == (n, 2) and got.tolist() == [list(goal) for goal in expected]
+    assert at_once.bit_generator.state == one_by_one.bit_generator.state
+    assert at_once.integers(2**62) == one_by_one.integers(2**62)  # the half-used 32-bit draw too
+
+
+@pytest.mark.parametrize("name", ["navigation", "navigation-maml", "point-robot-sparse"])
+def test_vector_env_drawing_goals_ahead_plays_what_single_envs_play(name):
+    """Many resets per sub-env (the goals drawn ahead run out and are drawn again), a reseed of
+    some sub-envs and each sub-env's sample_tasks between resets: SyncVectorEnv's tasks exactly."""
+    family = tasksuite.get_family(name)
+    native = gym.make_vec(family.env_id, num_envs=3, vectorization_mode="vector_entry_point").unwrapped
+    reference = gym.vector.SyncVectorEnv([family.make_env for _ in range(3)])
+    actions = np.zeros((3, 2), dtype=np.float32)
+    for envs in (native, reference):
+        envs.reset(seed=4)
+    episodes = 2 * native.draw_ahead + 5
+    for episode in range(episodes):
+        for _ in range(family.horizon):
+            native.step(actions)
+            reference.step(actions)
+        assert native.get_tasks() == [env.unwrapped.task for env in reference.envs]
+        if episode == native.draw_ahead // 2:
+            assert native.call("sample_tasks", 2) == reference.call("sample_tasks", 2)
+        if episode == native.draw_ahead + 3:
+            for envs in (native, reference):
+                envs.reset(seed=[None, 9, None])

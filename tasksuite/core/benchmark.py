@@ -12,6 +12,7 @@ import gymnasium as gym
 
 from tasksuite.core.errors import InvalidTaskError, ManifestError
 from tasksuite.core.family import TaskFamily
+from tasksuite.core.lookup import family_named
 from tasksuite.core.splits import Splits, read_manifest
 from tasksuite.core.task import Task
 
@@ -97,12 +98,10 @@ class Benchmark:
     @classmethod
     def from_manifest(cls, path: str | os.PathLike[str]) -> Benchmark:
         """Load a benchmark from a split manifest file, verifying it."""
-        from tasksuite.registry import get_family
-
         manifest = read_manifest(path)
         splits = Splits.from_manifest(manifest)
         name = manifest.get("benchmark") or Path(path).stem
-        return cls(name=str(name), family=get_family(splits.family), splits=splits)
+        return cls(name=str(name), family=family_named(splits.family), splits=splits)
 
     def __repr__(self) -> str:
         s = self.splits

@@ -24,6 +24,7 @@ from tasksuite.core.checks import options as check_options
 from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, TasksuiteError
 from tasksuite.core.family import TaskFamily
+from tasksuite.core.lookup import family_named
 from tasksuite.core.task import Task
 
 TaskLike = Task | Mapping[str, Any]
@@ -76,9 +77,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         render_mode: str | None = None,
         task_observable: bool = False,
     ) -> None:
-        from tasksuite.registry import get_family
-
-        self.family = get_family(family) if isinstance(family, str) else family
+        self.family = family_named(family) if isinstance(family, str) else family
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidTaskError(
                 f"render_mode={render_mode!r} is not supported; expected None or one of {self.metadata['render_modes']}"

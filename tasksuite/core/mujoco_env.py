@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import statistics
+import time
 from abc import abstractmethod
 from importlib import resources
 from typing import Any, ClassVar
@@ -81,6 +83,40 @@ class DivergenceGuard:
         if not warning_counts.any() and inside.all():  # the common case: whole-array reductions are cheaper
             return np.zeros(len(obs), dtype=bool)
         return warning_counts[:, self._warnings].any(axis=1) | ~inside.all(axis=1)
+
+
+# The default thread count of each (vector env class, num_envs), measured by fastest_thread_count.
+_DEFAULT_THREADS: dict[tuple[str, int], int] = {}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def fastest_thread_count(model: Any, nsim: int, frame_skip: int, rounds: int = 3) -> int:
+    """The thread count at which ``nsim`` simulations of ``model`` step fastest on this machine now.
+
+    Candidates are 1, 2, 4, ... up to :func:`usable_cores` (and no more than ``nsim``), timed
+    stepping ``frame_skip`` physics steps in alternating rounds on probe batches of at most 64
+    simulations; the fastest median wins. Tens of milliseconds.
+    """
+    from mujoco import batch
+
+    candidates = sorted({min(2**k, usable_cores(), nsim) for k in range(usable_cores().bit_length() + 1)})
+    if len(candidates) == 1:
+        return candidates[0]
+    probes = {threads: batch.Batch(model, min(nsim, 64), threads) for threads in candidates}
+    for probe in probes.values():
+        probe.reset()
+        probe.step(nstep=frame_skip)  # threads started, caches warm
+    times: dict[int, list[float]] = {threads: [] for threads in candidates}
+    for _ in range(rounds):
+        for threads, probe in probes.items():
+            start = time.perf_counter()
+            probe.step(nstep=frame_skip)
+            times[threads].append(time.perf_counter() - start)
+    return min(candidates, key=lambda threads: statistics.median(times[threads]))
 
 
 @functools.cache
@@ -257,9 +293,11 @@ class MujocoTaskEnv(TaskEnv):
 class MujocoTaskVectorEnv(TaskVectorEnv):
     """Base of the MuJoCo families' batched vector envs: N sub-envs stepped together by one ``mujoco.batch.Batch``.
 
-    Every sub-env simulates its task on its own ``MjModel``, written in place
-    by the code the single env uses (``Batch.set_models``: one model per
-    simulation, all of one ``MjData`` layout). A step writes every sub-env's
+    A sub-env simulates its task either on rows of the batch's model fields
+    expanded per simulation (``Batch.expand``, ``Batch.set_const``: tasks that
+    change parameters only share one model) or on its own ``MjModel``
+    (``Batch.set_models``: one model per simulation, all of one ``MjData``
+    layout), written in place by the code the single env uses. A step writes every sub-env's
     action into the batch's control rows, advances all simulations by
     ``frame_skip`` physics steps on the batch's threads (no Python loop per
     sub-env), and computes observations, rewards and the divergence check
@@ -284,10 +322,11 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
       ``info["_physics_unstable"]`` (its other info entries are masked out,
       zero); the others step on undisturbed. Its next reset, autoreset
       included, starts it afresh. Observations are never NaN.
-    * Threads: ``num_threads`` (default: the cores this process may run on,
-      at most one per sub-env) threads, the calling one included; results do
-      not depend on it. Every step waits for the slowest thread: where other
-      processes keep the cores busy, fewer threads can be faster.
+    * Threads: ``num_threads`` threads, the calling one included; results do
+      not depend on it. Every step waits for the slowest thread, so where
+      other processes keep the cores busy fewer threads are faster: the
+      default is the count that stepped fastest when measured
+      (:func:`fastest_thread_count`, once per process).
     * :attr:`batch` is the ``mujoco.batch.Batch``: bind more fields from it
       to read them (``batch.bind("cfrc_ext")``), or materialize a sub-env
       with ``batch.get_model(i)`` / ``batch.get_data(i)`` to render it.
@@ -296,8 +335,9 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
     ``__init__``, bind the fields they read, call ``_finish_init()`` and
     implement:
 
-    * ``_configure(index, task)``: write the task into the sub-env's model and
-      hand the model to :meth:`_simulate`;
+    * ``_configure(index, task)``: write the task into the sub-env's rows of
+      expanded fields and call :meth:`_derive_constants`, or into the
+      sub-env's own model and hand it to :meth:`_simulate`;
     * ``_reset_state(indices, rngs)``: :meth:`_reset_physics`, write the
       initial states into the bound state rows (``self._qpos[index]`` ...),
       return :meth:`_start_episodes`;
@@ -321,16 +361,22 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
         super().__init__(family, num_envs, **kwargs)
         from mujoco import batch
 
-        if num_threads is None:
-            num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if num_threads is None:  # measured once per process for each kind of vector env and size
+            key = (type(self).__name__, self.num_envs)
+            if key not in _DEFAULT_THREADS:
+                _DEFAULT_THREADS[key] = fastest_thread_count(model, self.num_envs, self.env_class.frame_skip)
+            num_threads = _DEFAULT_THREADS[key]
         if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
             raise InvalidTaskError(f"num_threads must be a positive integer, got {num_threads!r}")
         self._mujoco = _mujoco()
         self.frame_skip = self.env_class.frame_skip
         self.num_threads = min(int(num_threads), self.num_envs)
         self.batch = batch.Batch(model, self.num_envs, self.num_threads)
-        self._models = [model] * self.num_envs  # each sub-env's own, once _configure gave it one
-        self._models_changed = True
+        self._model = model
+        # Each sub-env's own model, once _simulate gave it one; until then all share the batch's.
+        self._models: list[Any] | None = None
+        self._models_changed = False
+        self._constants_stale = np.zeros(self.num_envs, dtype=bool)
         self._warning_counts = self.batch.warning[..., 1]  # live (nsim, nwarning) view
         self._qpos, self._qvel, self._ctrl = (self.batch.bind(name) for name in ("qpos", "qvel", "ctrl"))
         self._guard = DivergenceGuard(self.base_observation_space)
@@ -351,8 +397,15 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
 
     def _simulate(self, index: int, model: Any) -> None:
         """Step sub-env ``index`` on ``model`` from now on (call after every write to a sub-env's model)."""
+        if self._models is None:
+            self._models = [self._model] * self.num_envs
         self._models[index] = model
         self._models_changed = True
+
+    def _derive_constants(self, index: int) -> None:
+        """Recompute what ``mj_setConst`` derives for sub-env ``index`` before it next simulates (call after
+        writing its rows of fields expanded with ``batch.expand``: the subclasses that share one model)."""
+        self._constants_stale[index] = True
 
     def _reset_physics(self, indices: np.ndarray) -> None:
         """Reset these sub-envs to their models' initial states (call first in ``_reset_state``)."""
@@ -373,6 +426,9 @@ class MujocoTaskVectorEnv(TaskVectorEnv):
         if self._models_changed:  # the batch reads its models' fields, but must be told of new ones
             self.batch.set_models(self._models)
             self._models_changed = False
+        if self._constants_stale.any():
+            self.batch.set_const(np.flatnonzero(self._constants_stale))
+            self._constants_stale[:] = False
 
     def _advance(
         self, actions: np.ndarray

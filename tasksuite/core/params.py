@@ -12,6 +12,7 @@ support but inside these bounds are the out-of-distribution tasks.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -48,12 +49,15 @@ class Continuous:
 
     def validate(self, family: str, value: object) -> float:
         """Return ``value`` as a float, or raise naming the parameter and its range."""
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if type(value) is float:  # what samplers produce: no type to check, nothing to convert
+            number = value
+        elif isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise InvalidTaskError(
                 f"{family}: parameter {self.name!r} must be a number in {self.allowed}, "
                 f"got {value!r} of type {type(value).__name__}"
             )
-        number = float(value)
+        else:
+            number = float(value)
         if not math.isfinite(number) or not self.low <= number <= self.high:
             raise InvalidTaskError(
                 f"{family}: parameter {self.name!r} = {number!r} is outside its allowed range {self.allowed}"
@@ -85,6 +89,10 @@ class Categorical:
         if self.default not in self.choices:
             raise ValueError(f"parameter {self.name!r}: default {self.default!r} not among its choices")
 
+    @functools.cached_property
+    def _choice_set(self) -> frozenset[str]:
+        return frozenset(self.choices)
+
     @property
     def allowed(self) -> str:
         """The accepted choices, as shown in errors and docs."""
@@ -94,7 +102,7 @@ class Categorical:
 
     def validate(self, family: str, value: object) -> str:
         """Return ``value`` if it is one of the choices, or raise listing them."""
-        if not isinstance(value, str) or value not in self.choices:
+        if not isinstance(value, str) or value not in self._choice_set:
             raise InvalidTaskError(
                 f"{family}: parameter {self.name!r} = {value!r} is not allowed; expected {self.allowed}"
             )
@@ -130,10 +138,14 @@ class ParameterSpace:
     def __len__(self) -> int:
         return len(self.params)
 
-    @property
+    @functools.cached_property
     def names(self) -> tuple[str, ...]:
         """Parameter names in declaration order."""
         return tuple(p.name for p in self.params)
+
+    @functools.cached_property
+    def _name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
 
     def __getitem__(self, name: str) -> Parameter:
         for param in self.params:
@@ -151,7 +163,7 @@ class ParameterSpace:
         """
         if not isinstance(values, Mapping):
             raise InvalidTaskError(f"{family}: task parameters must be a mapping, got {type(values).__name__}")
-        unknown = sorted(set(values) - set(self.names))
+        unknown = sorted(values.keys() - self._name_set)
         if unknown:
             raise InvalidTaskError(
                 f"{family}: unknown parameter(s) {', '.join(map(repr, unknown))}; "

@@ -18,6 +18,7 @@ from typing import Any
 
 from tasksuite.core.errors import IntegrityError, InvalidTaskError, ManifestError, TasksuiteError
 from tasksuite.core.io import atomic_write_json, parse_json
+from tasksuite.core.lookup import family_named
 from tasksuite.core.task import Task, canonical_json, check_task_dict
 
 MANIFEST_FORMAT = "tasksuite-split-manifest"
@@ -99,8 +100,6 @@ class Splits:
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> Splits:
         """Rebuild splits from a manifest dict, checking format, hash, family version and every task."""
-        from tasksuite.registry import get_family
-
         if not isinstance(manifest, Mapping) or manifest.get("format") != MANIFEST_FORMAT:
             raise ManifestError(f"not a split manifest: expected 'format': {MANIFEST_FORMAT!r}")
         if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
@@ -114,7 +113,7 @@ class Splits:
             raise ManifestError(
                 "manifest content hash does not match its 'hash' field: the file was edited or corrupted"
             )
-        family = get_family(manifest["family"])
+        family = family_named(manifest["family"])
         if manifest["family_version"] != family.version:
             raise ManifestError(
                 f"manifest was written for {family.name} v{manifest['family_version']}, "

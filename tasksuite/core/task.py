@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from tasksuite.core.errors import InvalidTaskError
+from tasksuite.core.lookup import family_named
 from tasksuite.core.params import ParamValue
+
+# Built once: json.dumps would build an encoder per call, a third of the cost of hashing a task's id.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def canonical_json(value: Any) -> str:
     """Key-sorted, whitespace-free JSON: the form hashed for ids and manifests."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _CANONICAL_ENCODER.encode(value)
 
 
 _TASK_KEYS = ("family", "params", "ood_level", "distance", "id")
@@ -83,6 +87,7 @@ class Task:
 
     __slots__ = ("_id", "_params", "distance", "family", "ood_level")
 
+    _id: str | None
     family: str
     ood_level: str | None
     distance: float
@@ -94,13 +99,12 @@ class Task:
         ood_level: str | None = None,
         distance: float = 0.0,
     ) -> None:
-        frozen = MappingProxyType(dict(params))
-        identity = canonical_json({"family": family, "params": dict(frozen)})
         object.__setattr__(self, "family", family)
-        object.__setattr__(self, "_params", frozen)
+        object.__setattr__(self, "_params", MappingProxyType(dict(params)))
         object.__setattr__(self, "ood_level", ood_level)
         object.__setattr__(self, "distance", float(distance))
-        object.__setattr__(self, "_id", f"{family}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}")
+        # Hashed when first asked for: a vector env drawing a task per reset never needs most ids.
+        object.__setattr__(self, "_id", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Task is immutable; build a new one with family.task(...)")
@@ -116,7 +120,10 @@ class Task:
     @property
     def id(self) -> str:
         """Stable identifier: a hash of the family and the parameter values."""
-        return self._id
+        if self._id is None:
+            identity = canonical_json({"family": self.family, "params": dict(self._params)})
+            object.__setattr__(self, "_id", f"{self.family}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}")
+        return self._id  # type: ignore[return-value]
 
     @property
     def in_distribution(self) -> bool:
@@ -127,10 +134,10 @@ class Task:
         return self._params[name]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Task) and other._id == self._id
+        return self is other or (isinstance(other, Task) and other.id == self.id)
 
     def __hash__(self) -> int:
-        return hash(self._id)
+        return hash(self.id)
 
     def __repr__(self) -> str:
         values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in self._params.items())
@@ -144,7 +151,7 @@ class Task:
             "params": dict(self._params),
             "ood_level": self.ood_level,
             "distance": self.distance,
-            "id": self._id,
+            "id": self.id,
         }
 
     @classmethod
@@ -156,10 +163,8 @@ class Task:
         so a hand-edited or stale task dict fails loudly instead of silently
         meaning something else.
         """
-        from tasksuite.registry import get_family
-
         check_task_dict(data)
-        task = get_family(data["family"]).task(**data["params"])
+        task = family_named(data["family"]).task(**data["params"])
         if "ood_level" in data and data["ood_level"] != task.ood_level:
             raise InvalidTaskError(
                 f"task dict says ood_level={data['ood_level']!r} but family {task.family!r} "

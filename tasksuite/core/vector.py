@@ -47,13 +47,12 @@ from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.env import TaskLike, plain_spec
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, UnknownNameError
 from tasksuite.core.family import TaskFamily
+from tasksuite.core.lookup import family_named
 from tasksuite.core.task import Task
 
 
 def _family(family: str | TaskFamily) -> TaskFamily:
-    from tasksuite.registry import get_family
-
-    return get_family(family) if isinstance(family, str) else family
+    return family_named(family) if isinstance(family, str) else family
 
 
 def _check_count(num_envs: object, tasks: Sequence[TaskLike] | None) -> int:
@@ -217,7 +216,7 @@ class SubEnv:
     def sample_tasks(self, n: int) -> list[Task]:
         """``n`` training tasks, drawn with the sub-env's random stream (seed it with ``reset``)."""
         n = integer("n", n, 0)
-        rng = self._envs._rngs[self._index]
+        rng = self._envs._stream(self._index)
         if rng is None:
             raise InvalidTaskError("sample_tasks needs the sub-env's random stream: call reset(seed=...) first")
         return self.family.sample_tasks(rng, n)
@@ -230,7 +229,8 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
     ``_finish_init()``, and implement ``_configure(index, task)``,
     ``_reset_state(indices, rngs)`` and ``_advance(actions)`` over all sub-envs.
     ``base_observation_space`` is the single env's (observations without the
-    task encoding).
+    task encoding). A subclass may draw the training tasks of many sub-envs at
+    once (:meth:`_draw_training_tasks`, :meth:`_build_task`, :meth:`_settle_stream`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -264,6 +264,9 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
         self._tasks: list[Task | None] = [None] * self.num_envs
         self._fixed = np.full(self.num_envs, tasks is not None)  # per sub-env, as each single env's own
         self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+        self._stream_version = np.zeros(self.num_envs, dtype=np.int64)  # counts each sub-env's reseeds
+        # Sub-envs whose current (training) task the subclass holds in its arrays only: see _build_task.
+        self._unbuilt = np.zeros(self.num_envs, dtype=bool)
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._encodings = np.zeros((self.num_envs, self.family.space.encoding_size), dtype=np.float32)
@@ -290,6 +293,25 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
     def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
         """Start episodes of the sub-envs ``indices``, sub-env ``indices[k]`` drawing from ``rngs[k]``;
         return their observations (without task encoding), one row each."""
+
+    def _draw_training_tasks(self, indices: np.ndarray) -> None:
+        """Give each sub-env of ``indices`` a new training task drawn from its own stream, as a single env's reset.
+
+        A subclass may override this to draw for all of them with array operations, writing the
+        tasks straight into its arrays: it then marks them in ``self._unbuilt`` and builds their
+        :class:`Task` objects only when asked (:meth:`_build_task`).
+        """
+        family = self.family
+        for index in indices:
+            self._switch_task(index, family.task(**family.sample_training_params(self._rngs[index])))
+
+    def _build_task(self, index: int) -> Task:
+        """The task of sub-env ``index``, which :meth:`_draw_training_tasks` left unbuilt."""
+        raise NotImplementedError(f"{type(self).__name__} left a task unbuilt but does not build it")
+
+    def _settle_stream(self, index: int) -> None:
+        """Leave sub-env ``index``'s stream as the draws of its resets so far leave a single env's
+        (a subclass that draws tasks ahead rewinds it here); called before anything else draws from it."""
 
     @abstractmethod
     def _advance(
@@ -319,6 +341,7 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
         for index in indices:
             if seeds[index] is not None or self._rngs[index] is None:
                 self._rngs[index], _ = seeding.np_random(seeds[index])
+                self._stream_version[index] += 1
         self._reset_many(indices)
         self._autoreset[indices] = False
         return self._observations.copy(), {}
@@ -357,6 +380,9 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
 
     def get_tasks(self) -> list[Task]:
         """The task of every sub-env (after the first reset, or when fixed at construction)."""
+        for index in np.flatnonzero(self._unbuilt).tolist():
+            self._tasks[index] = self._build_task(index)
+        self._unbuilt[:] = False
         if any(task is None for task in self._tasks):
             raise InvalidTaskError("no tasks yet: call reset() first, or build the env with tasks=[...]")
         return list(self._tasks)  # type: ignore[arg-type]
@@ -402,19 +428,24 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
 
     # ------------------------------------------------------------------ internals
 
+    def _stream(self, index: int) -> np.random.Generator | None:
+        """Sub-env ``index``'s random stream, as a single env's would stand (``None`` before its first reset)."""
+        self._settle_stream(index)
+        return self._rngs[index]
+
     def _reset_many(self, indices: np.ndarray) -> None:
-        rngs = [self._rngs[index] for index in indices]
-        for index, rng in zip(indices, rngs, strict=True):
-            if not self._fixed[index]:  # like a single env: the new task is drawn before the initial state
-                self._switch_task(index, self.family.task(**self.family.sample_training_params(rng)))
+        drawing = indices[~self._fixed[indices]]
+        if len(drawing):  # like a single env: the new task is drawn before the initial state
+            self._draw_training_tasks(drawing)
         self._elapsed[indices] = 0
-        first = self._reset_state(indices, rngs)
+        first = self._reset_state(indices, [self._rngs[index] for index in indices])
         if self.task_observable:
             first = np.concatenate((first, self._encodings[indices]), axis=1)
         self._observations[indices] = first
 
     def _switch_task(self, index: int, task: Task) -> None:
-        if task != self._tasks[index]:
+        if self._unbuilt[index] or task != self._tasks[index]:
+            self._unbuilt[index] = False
             self._configure(index, task)
             self._tasks[index] = task
             if self.task_observable:

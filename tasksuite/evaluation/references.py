@@ -16,6 +16,7 @@ measured again, with a warning saying why.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -58,12 +59,13 @@ class Reference:
     oracle_returns: tuple[float, ...]
     random_returns: tuple[float, ...]
 
-    @property
+    # Cached: a report normalizes every episode record with them.
+    @functools.cached_property
     def oracle(self) -> float:
         """Mean oracle return: the return of normalized score 1."""
         return float(np.mean(self.oracle_returns))
 
-    @property
+    @functools.cached_property
     def random(self) -> float:
         """Mean random-policy return: the return of normalized score 0."""
         return float(np.mean(self.random_returns))

@@ -17,6 +17,8 @@
 Every file is written atomically (temp file, fsync, rename), so a killed run
 leaves whole files only, and a unit file exists exactly when the unit finished:
 re-running the same command skips finished units and retries failed ones.
+Unit files skip the fsync: after an OS crash or a power loss one may come back
+empty or missing, which the checks below catch, and the unit is run again.
 
 Nothing read back is trusted blindly. Every unit record carries ``run``, the hash of the
 configuration that produced it (agent, its kwargs and the digests of files they name, benchmark,
@@ -155,7 +157,9 @@ class ResultsDir:
                 raise TasksuiteError(f"internal error: a record of unit {record.get('unit')!r} saved as unit {key!r}")
             record = {**record, _RUN: self._run}
             stamped.append({**record, _CHECK: digest(record)})
-        atomic_write_text(self.unit_file(key), to_jsonl(stamped))
+        # Not fsynced (an evaluation writes hundreds): after a power loss, a unit file that came out
+        # empty or missing fails its digest check or is absent, and the unit is run again.
+        atomic_write_text(self.unit_file(key), to_jsonl(stamped), durable=False)
         self.error_file(key).unlink(missing_ok=True)
 
     def read_unit(self, key: str) -> list[dict[str, Any]]:

@@ -32,9 +32,12 @@ class RandomPolicy:
     def __init__(self, action_space: gym.spaces.Box, seed: int | None = None) -> None:
         self._space = action_space
         self._rng = np.random.default_rng(seed)
+        # rng.uniform(low, high)'s draws and arithmetic (in double precision), without converting the bounds per call.
+        self._low = action_space.low.astype(np.float64)
+        self._width = action_space.high.astype(np.float64) - self._low
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self._rng.uniform(self._space.low, self._space.high).astype(self._space.dtype)
+        return (self._low + self._width * self._rng.random(self._low.shape)).astype(self._space.dtype)
 
 
 def run_episode(

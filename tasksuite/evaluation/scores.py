@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from tasksuite.evaluation.references import Reference
 
@@ -28,6 +27,14 @@ RESAMPLES = 10_000
 STRATIFIED = "stratified bootstrap over runs within each task"
 OVER_TASKS = "bootstrap over tasks (one run per task)"
 SINGLE = "single value: no interval"
+
+
+def _stats() -> Any:
+    # Imported when first needed: scipy.stats takes a second to import, which commands that
+    # aggregate nothing (and tasksuite's own import) should not pay.
+    from scipy import stats
+
+    return stats
 
 
 def is_degenerate(reference: Reference) -> bool:
@@ -51,7 +58,7 @@ def normalize(ret: float, reference: Reference) -> float:
 
 def iqm(values: Sequence[float] | np.ndarray, axis: int = -1) -> np.ndarray | float:
     """Interquartile mean: the mean after trimming 25 % from each end."""
-    return stats.trim_mean(values, 0.25, axis=axis)
+    return _stats().trim_mean(values, 0.25, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def aggregate(scores_by_task: Mapping[str, Sequence[float]], seed: int = 0) -> A
     else:
         data, method = [], SINGLE
     if data and np.ptp(flat) > 0:
-        result = stats.bootstrap(
+        result = _stats().bootstrap(
             data,
             lambda *s, axis=-1: iqm(np.concatenate(s, axis=axis), axis=axis),
             vectorized=True,
@@ -169,7 +176,7 @@ def new_seed_range(per_seed: Sequence[float]) -> tuple[float, float] | None:
     values = np.asarray(per_seed, dtype=float)
     if values.size < 2:
         return None
-    half = stats.t.ppf((1 + CONFIDENCE) / 2, values.size - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / values.size)
+    half = _stats().t.ppf((1 + CONFIDENCE) / 2, values.size - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / values.size)
     return float(values.mean() - half), float(values.mean() + half)
 
 

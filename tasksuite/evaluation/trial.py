@@ -14,7 +14,7 @@ from typing import Any
 
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.task import Task, canonical_json
-from tasksuite.evaluation.agent import Agent, TaskContext, is_privileged
+from tasksuite.evaluation.agent import Agent, AgentBase, TaskContext, is_privileged
 from tasksuite.evaluation.rollout import run_episode
 
 
@@ -80,12 +80,14 @@ def run_trial(
             seed=derive_seed("agent", task.id, seed),
         )
         agent.begin_task(context)
+        # An agent that ignores transitions (AgentBase's observe) is not handed one per step.
+        observe = None if getattr(type(agent), "observe", None) is AgentBase.observe else agent.observe
         records = []
         for index in range(adapt_episodes + eval_episodes):
             adaptation = index < adapt_episodes
             env_seed = episode_seed(task, seed, index)
             agent.begin_episode(adaptation)
-            episode = run_episode(env, agent.act, seed=env_seed, observe=agent.observe)
+            episode = run_episode(env, agent.act, seed=env_seed, observe=observe)
             agent.end_episode(adaptation)
             records.append(EpisodeRecord(index, adaptation, env_seed, episode.ret, episode.length, episode.success))
         return records

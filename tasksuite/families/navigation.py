@@ -48,6 +48,10 @@ class GoalRegion(Protocol):
         """A goal from the training distribution."""
         ...
 
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """The goals of ``n`` successive :meth:`sample` calls, one row each, leaving ``rng`` as they leave it."""
+        ...
+
     def distance(self, x: float, y: float) -> float:
         """Euclidean distance from ``(x, y)`` to the support (0 inside it)."""
         ...
@@ -67,6 +71,13 @@ class HalfDisc(GoalRegion):
         r = self.radius * math.sqrt(rng.random())
         angle = math.pi * rng.random()
         return r * math.cos(angle), r * math.sin(angle)
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        uniform = rng.random(2 * n).reshape(n, 2)  # the same doubles as n pairs of rng.random() calls
+        r = self.radius * np.sqrt(uniform[:, 0])  # square roots are correctly rounded: math.sqrt's bits
+        angles = (math.pi * uniform[:, 1]).tolist()
+        # math's cos and sin, not NumPy's: its SIMD versions may round differently on some CPUs.
+        return r[:, None] * np.array([[math.cos(a), math.sin(a)] for a in angles]).reshape(n, 2)
 
     def distance(self, x: float, y: float) -> float:
         if y >= 0.0:
@@ -89,6 +100,9 @@ class Square(GoalRegion):
     def sample(self, rng: np.random.Generator) -> tuple[float, float]:
         x, y = rng.uniform(-self.half, self.half, size=2)
         return float(x), float(y)
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(-self.half, self.half, size=(n, 2))  # filled in order: n draws of size 2
 
     def distance(self, x: float, y: float) -> float:
         return math.hypot(max(abs(x) - self.half, 0.0), max(abs(y) - self.half, 0.0))
@@ -115,7 +129,17 @@ class ArcPoints(GoalRegion):
         x, y = self.points[rng.integers(self.count)]
         return float(x), float(y)
 
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        # The generator keeps the unused half of a 64-bit draw across calls: n scalar draws make this sequence.
+        return self.points[rng.integers(self.count, size=n)]
+
+    @functools.cached_property
+    def _point_set(self) -> frozenset[tuple[float, float]]:
+        return frozenset(map(tuple, self.points.tolist()))
+
     def distance(self, x: float, y: float) -> float:
+        if (x, y) in self._point_set:  # a training goal: the minimum below is its hypot(0, 0)
+            return 0.0
         return float(np.min(np.hypot(self.points[:, 0] - x, self.points[:, 1] - y)))
 
     def outline(self) -> np.ndarray:
@@ -245,8 +269,11 @@ class Navigation(TaskFamily):
         super().__init__(name, env_id)
 
     def sample_training_params(self, rng: np.random.Generator) -> dict[str, ParamValue]:
-        x, y = self.preset.goal_region.sample(rng)
-        return {"goal_x": x, "goal_y": y, "reward": self.preset.reward, "action_scale": 1.0}
+        return self.training_params(*self.preset.goal_region.sample(rng))
+
+    def training_params(self, goal_x: float, goal_y: float) -> dict[str, ParamValue]:
+        """The parameters of the training task with this goal (training tasks differ in their goal only)."""
+        return {"goal_x": goal_x, "goal_y": goal_y, "reward": self.preset.reward, "action_scale": 1.0}
 
     def propose_ood_params(self, rng: np.random.Generator) -> dict[str, ParamValue]:
         radius, angle = rng.uniform(*self.preset.ood_radii), rng.uniform(0.0, 2.0 * math.pi)
@@ -327,10 +354,11 @@ class NavigationEnv(TaskEnv):
         self._finish_init()
 
     def _configure(self, task: Task) -> None:
-        self._goal = np.array([task["goal_x"], task["goal_y"]], dtype=np.float64)
+        params = task.params  # paid at every task switch: the mapping, not Task.__getitem__
+        self._goal[0], self._goal[1] = params["goal_x"], params["goal_y"]  # in place: no new array per task
         # A NumPy float64, not a Python float: float32 actions must be scaled in double precision.
-        self._gain = np.float64(self._preset.displacement_per_action * float(task["action_scale"]))
-        self._sparse = task["reward"] == "sparse"
+        self._gain = np.float64(self._preset.displacement_per_action * float(params["action_scale"]))
+        self._sparse = params["reward"] == "sparse"
 
     def _reset_state(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._position = np.zeros(2)
@@ -440,7 +468,17 @@ class NavigationVectorEnv(TaskVectorEnv):
 
     Bit-for-bit the same trajectories as ``SyncVectorEnv`` over
     :class:`NavigationEnv` (see :mod:`tasksuite.core.vector` for the semantics).
+
+    Without ``tasks=``, every reset draws a training goal, and nothing else, from the sub-env's
+    stream. So a sub-env draws :attr:`draw_ahead` goals at a time (the same numbers its next
+    resets would draw one by one) and its resets take them with array operations over all
+    sub-envs; their :class:`Task` objects are built only when asked for (``get_tasks``). Before
+    anything else draws from the stream (``call("sample_tasks", n)``) it is rewound to where
+    the goals taken so far leave it.
     """
+
+    #: Training goals a sub-env draws at once from its stream.
+    draw_ahead: ClassVar[int] = 32
 
     def __init__(self, family: str | TaskFamily = "navigation", num_envs: int = 1, **kwargs: Any) -> None:
         super().__init__(family, num_envs, **kwargs)
@@ -451,14 +489,55 @@ class NavigationVectorEnv(TaskVectorEnv):
         self._goals = np.zeros((n, 2))
         self._gains = np.full((n, 1), self._preset.displacement_per_action)
         self._sparse = np.zeros(n, dtype=bool)
-        self._any_sparse = False
+        self._sparse_count = 0  # kept with _sparse: a reset of all N sub-envs must not sum it N times
+        training = self.family.training_params(0.0, 0.0)
+        self._training_gain = self._preset.displacement_per_action * float(training["action_scale"])
+        self._training_sparse = training["reward"] == "sparse"
+        self._ahead = np.zeros((n, self.draw_ahead, 2))  # each sub-env's goals drawn ahead
+        self._ahead_taken = np.full(n, self.draw_ahead)  # how many of them its resets took
+        self._ahead_version = np.full(n, -1)  # the _stream_version they were drawn from
+        self._ahead_state: list[dict[str, Any] | None] = [None] * n  # the stream's state before the draw
         self._finish_init()
+
+    def _draw_training_tasks(self, indices: np.ndarray) -> None:
+        if self.task_observable:  # the encodings come from Task objects: build them now
+            super()._draw_training_tasks(indices)
+            return
+        region = self._preset.goal_region
+        taken = self._ahead_taken[indices]
+        stale = (taken >= self.draw_ahead) | (self._ahead_version[indices] != self._stream_version[indices])
+        for index in indices[stale].tolist():
+            rng = self._rngs[index]
+            assert rng is not None
+            self._ahead_state[index] = rng.bit_generator.state
+            self._ahead[index] = region.sample_many(rng, self.draw_ahead)
+            self._ahead_version[index] = self._stream_version[index]
+        taken[stale] = 0
+        self._goals[indices] = self._ahead[indices, taken]
+        self._ahead_taken[indices] = taken + 1
+        self._gains[indices] = self._training_gain
+        self._sparse_count += len(indices) * int(self._training_sparse) - int(np.count_nonzero(self._sparse[indices]))
+        self._sparse[indices] = self._training_sparse
+        self._unbuilt[indices] = True
+
+    def _build_task(self, index: int) -> Task:
+        goal_x, goal_y = self._goals[index].tolist()
+        return self.family.task(**self.family.training_params(goal_x, goal_y))
+
+    def _settle_stream(self, index: int) -> None:
+        taken, state, rng = int(self._ahead_taken[index]), self._ahead_state[index], self._rngs[index]
+        if taken < self.draw_ahead and self._ahead_version[index] == self._stream_version[index]:
+            assert state is not None and rng is not None
+            rng.bit_generator.state = state
+            self._preset.goal_region.sample_many(rng, taken)  # draws again what the resets took
+        self._ahead_taken[index] = self.draw_ahead
 
     def _configure(self, index: int, task: Task) -> None:
         self._goals[index] = task["goal_x"], task["goal_y"]
         self._gains[index] = self._preset.displacement_per_action * float(task["action_scale"])
-        self._sparse[index] = task["reward"] == "sparse"
-        self._any_sparse = bool(self._sparse.any())
+        sparse = task["reward"] == "sparse"
+        self._sparse_count += int(sparse) - int(self._sparse[index])
+        self._sparse[index] = sparse
 
     def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
         self._positions[indices] = 0.0
@@ -474,7 +553,7 @@ class NavigationVectorEnv(TaskVectorEnv):
         distance = np.sqrt(dx * dx + dy * dy)
         inside = distance <= self._preset.goal_radius
         reward = -distance
-        if self._any_sparse:
+        if self._sparse_count:
             reward = np.where(self._sparse, np.where(inside, 1.0 - distance, 0.0), reward)
         within = self._preset.terminate_within
         if within is None:

@@ -21,6 +21,7 @@ payload heavier, the joints stiffer or slacker, the motors weaker or stronger.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from tasksuite.core.env import TaskLike
-from tasksuite.core.family import OODLevel, Policy, TaskFamily
+from tasksuite.core.family import OODLevel, Policy, TaskFamily, uniform
 from tasksuite.core.mujoco_env import MujocoTaskEnv, MujocoTaskVectorEnv, load_model
 from tasksuite.core.params import Continuous, ParameterSpace, ParamValue
 from tasksuite.core.task import Task
@@ -60,8 +61,17 @@ class Box:
 
     def sample(self, rng: np.random.Generator) -> tuple[float, float, float]:
         """A target uniform in the box."""
-        x, y, z = rng.uniform(self.low, self.high)
-        return float(x), float(y), float(z)
+        # The draws and arithmetic of rng.uniform(low, high), without its conversion of the tuples.
+        x, y, z = (self._low + self._width * rng.random(3)).tolist()
+        return x, y, z
+
+    @functools.cached_property
+    def _low(self) -> np.ndarray:
+        return np.array(self.low)
+
+    @functools.cached_property
+    def _width(self) -> np.ndarray:
+        return np.subtract(self.high, self.low)
 
     def distance(self, point: tuple[float, float, float]) -> float:
         """Metres from ``point`` to the box (0 inside)."""
@@ -107,7 +117,7 @@ class Interval:
 
     def sample(self, rng: np.random.Generator) -> float:
         """A value uniform in the interval."""
-        return float(rng.uniform(self.low, self.high))
+        return uniform(rng, self.low, self.high)
 
     def excess(self, value: float) -> float:
         """How far ``value`` lies outside the interval, in interval widths (0 inside)."""
@@ -246,22 +256,38 @@ class ArmModel:
         model.site_pos[region] = TRAINING_TARGETS.centre
         model.site_size[region] = TRAINING_TARGETS.half_size
 
+    #: The model fields a task writes (:meth:`write`).
+    TASK_FIELDS = (
+        "site_pos",
+        "body_mass",
+        "body_inertia",
+        "geom_size",
+        "geom_rbound",
+        "dof_damping",
+        "actuator_gainprm",
+    )
+
     def apply(self, params: Mapping[str, ParamValue]) -> None:
         """Make the model simulate a task: mutate fields, never recompile."""
         import mujoco
 
-        model = self.model
-        model.site_pos[self.target_site] = target_of(params)
-        mass = float(params["payload_mass"])
-        radius = (3.0 * mass / (4.0 * math.pi * PAYLOAD_DENSITY)) ** (1 / 3)
-        model.body_mass[self.payload_body] = mass
-        model.body_inertia[self.payload_body] = 0.4 * mass * radius**2  # solid ball
-        model.geom_size[self.payload_geom, 0] = model.geom_rbound[self.payload_geom] = max(radius, 1e-3)
-        model.dof_damping[:] = float(params["joint_damping"])
-        model.actuator_gainprm[:, 0] = self.nominal_stall_torque * float(params["actuator_gain"])
+        self.write(self.model, params)
         # Recompute what the compiler derives from masses (subtree masses, the constraint
         # solver's inverse weights), so that a task behaves the same whatever came before it.
-        mujoco.mj_setConst(model, self._scratch)
+        mujoco.mj_setConst(self.model, self._scratch)
+
+    def write(self, fields: Any, params: Mapping[str, ParamValue]) -> None:
+        """Write a task's parameters into ``fields``: this arm's model, or anything with its
+        :attr:`TASK_FIELDS` as attributes (one simulation's rows of a batch's expanded fields).
+        Run ``mj_setConst`` on them afterwards."""
+        fields.site_pos[self.target_site] = target_of(params)
+        mass = float(params["payload_mass"])
+        radius = (3.0 * mass / (4.0 * math.pi * PAYLOAD_DENSITY)) ** (1 / 3)
+        fields.body_mass[self.payload_body] = mass
+        fields.body_inertia[self.payload_body] = 0.4 * mass * radius**2  # solid ball
+        fields.geom_size[self.payload_geom, 0] = fields.geom_rbound[self.payload_geom] = max(radius, 1e-3)
+        fields.dof_damping[:] = float(params["joint_damping"])
+        fields.actuator_gainprm[:, 0] = self.nominal_stall_torque * float(params["actuator_gain"])
 
 
 # ---------------------------------------------------------------------- one env's or many: the same arithmetic
@@ -457,32 +483,36 @@ class ReachingVectorEnv(MujocoTaskVectorEnv):
     vectorization_mode="vector_entry_point", tasks=[...])``: bit for bit the
     trajectories of ``SyncVectorEnv`` over :class:`ReachingEnv`; arguments,
     threads, autoreset and divergence as in
-    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`. Each sub-env
-    keeps its own copy of the compiled model, into which :class:`ArmModel`
-    writes each of its tasks (payload, damping, motor gains) in place:
-    switching tasks never compiles or copies a model.
+    :class:`~tasksuite.core.mujoco_env.MujocoTaskVectorEnv`. Every sub-env
+    simulates the one compiled model: the fields a task writes
+    (:attr:`ArmModel.TASK_FIELDS`: payload, damping, motor gains) are expanded
+    to one row per sub-env, into which :class:`ArmModel` writes each of its
+    tasks, and ``Batch.set_const`` derives the sub-env's constants from them.
+    Switching tasks never compiles or copies a model, and N sub-envs hold a
+    few kB each instead of a model each.
     """
 
     env_class = ReachingEnv
 
     def __init__(self, family: str | TaskFamily = "reaching", num_envs: int = 1, **kwargs: Any) -> None:
-        import mujoco
+        import types
 
         template = load_model(MODEL_FILE)
+        self._arm = ArmModel(template)  # before the batch copies the model: it marks the training region
         super().__init__(family, num_envs, template, **kwargs)
-        self._scratch = mujoco.MjData(template)  # shared by every sub-env's mj_setConst
-        self._arms: list[ArmModel | None] = [None] * self.num_envs
+        expanded = {name: self.batch.expand(name) for name in ArmModel.TASK_FIELDS}
+        self._task_fields = [
+            types.SimpleNamespace(**{name: rows[index] for name, rows in expanded.items()})
+            for index in range(self.num_envs)
+        ]
         self._targets = np.zeros((self.num_envs, 3))
         self._end_effector = self.batch.bind("site_xpos")[:, template.site("end_effector").id]
         self._finish_init()
 
     def _configure(self, index: int, task: Task) -> None:
-        arm = self._arms[index]
-        if arm is None:  # the sub-env's first task: its own copy of the model, kept from now on
-            arm = self._arms[index] = ArmModel(load_model(MODEL_FILE), self._scratch)
-        arm.apply(task.params)
+        self._arm.write(self._task_fields[index], task.params)
         self._targets[index] = target_of(task.params)
-        self._simulate(index, arm.model)
+        self._derive_constants(index)
 
     def _reset_state(self, indices: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
         self._reset_physics(indices)

@@ -37,7 +37,7 @@ import numpy as np
 
 from tasksuite.core.env import TaskLike
 from tasksuite.core.errors import InvalidTaskError
-from tasksuite.core.family import OODLevel, Policy, TaskFamily
+from tasksuite.core.family import OODLevel, Policy, TaskFamily, uniform
 from tasksuite.core.mujoco_env import MujocoTaskEnv, MujocoTaskVectorEnv, asset_path
 from tasksuite.core.params import Categorical, Continuous, ParameterSpace, ParamValue
 from tasksuite.core.task import Task, canonical_json
@@ -499,13 +499,14 @@ class Warehouse(TaskFamily):
     def _sample_params(
         self, shape: str, rng: np.random.Generator, octaves: float = _TRAINING_OCTAVES
     ) -> dict[str, Any]:
-        mass_octaves, friction_octaves = rng.uniform(-octaves, octaves, size=2)
+        # rng.uniform(-octaves, octaves, size=2)'s draws and arithmetic (its high - low is 2 * octaves exactly).
+        mass_octaves, friction_octaves = -octaves + 2.0 * octaves * rng.random(2)
         return {
             "shape": shape,
             "mass_scale": float(2.0**mass_octaves),
             "friction_scale": float(2.0**friction_octaves),
-            "goal_angle": float(rng.uniform(-180.0, 180.0)),
-            "goal_distance": float(rng.uniform(0.15, 0.3)),
+            "goal_angle": uniform(rng, -180.0, 180.0),
+            "goal_distance": uniform(rng, 0.15, 0.3),
         }
 
     def propose_ood_params(self, rng: np.random.Generator) -> dict[str, ParamValue]:
