@@ -23,12 +23,9 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], durable: bool = True) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
-    ``durable=False`` skips the fsync (milliseconds a file): the file is still whole or absent
-    when the process dies, but after an OS crash or a power loss it may be empty or missing.
-    Only for files whose readers verify their content and can recreate them.
     Raises :class:`OutputError` when ``path`` is empty or names anything but a regular file.
     """
     target = writable_path(path)
@@ -39,8 +36,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -78,9 +74,9 @@ def temporary_prefix(name: str) -> str:
     return f".{name}."
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, durable: bool = True) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically (``durable`` as in :func:`atomic_write`)."""
-    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable)
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def atomic_write_json(path: str | os.PathLike[str], value: Any) -> None:

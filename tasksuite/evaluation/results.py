@@ -157,9 +157,9 @@ class ResultsDir:
                 raise TasksuiteError(f"internal error: a record of unit {record.get('unit')!r} saved as unit {key!r}")
             record = {**record, _RUN: self._run}
             stamped.append({**record, _CHECK: digest(record)})
-        # Not fsynced (an evaluation writes hundreds): after a power loss, a unit file that came out
-        # empty or missing fails its digest check or is absent, and the unit is run again.
-        atomic_write_text(self.unit_file(key), to_jsonl(stamped), durable=False)
+        # fsynced like every results file (a few ms each): after a power loss, a unit file cut at a
+        # line boundary would pass its records' digests with episodes missing
+        atomic_write_text(self.unit_file(key), to_jsonl(stamped))
         self.error_file(key).unlink(missing_ok=True)
 
     def read_unit(self, key: str) -> list[dict[str, Any]]:

@@ -248,7 +248,7 @@ def robustness(levels: Sequence[tuple[float, Sequence[float]]], seed: int = 0) -
             value = float(statistic(*samples))
             ends[name] = (value, value)
             continue
-        result = stats.bootstrap(
+        result = _stats().bootstrap(
             samples,
             statistic,
             vectorized=True,
