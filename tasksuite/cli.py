@@ -32,6 +32,7 @@ from tasksuite.evaluation.protocols import (
     DEFAULT_SEEDS,
     PROTOCOLS,
 )
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS
 from tasksuite.evaluation.references import DEFAULT_REFERENCE_EPISODES
 from tasksuite.registry import benchmark_entries, benchmark_entry, family_entries, generate_splits
 
@@ -265,6 +266,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             max_tasks=args.max_tasks,
             split_seed=args.split_seed,
             reference_episodes=args.reference_episodes,
+            demonstrations=args.demos,
+            demo_noise=args.demo_noise,
             workers=args.workers,
             backend=args.backend,
             progress=not args.quiet,
@@ -579,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="multi-task: training tasks, no adaptation; meta-test: test tasks, K adaptation episodes then "
         "evaluation (adaptation curve); ood-sweep: meta-test on the test tasks and every OOD level (score vs "
         "distance); transfer: a trainer's agent trained on all training tasks vs one trained on each task alone; "
+        "few-shot-demos: on the test tasks and every OOD level, D oracle demonstrations of the task (see --demos) "
+        "shown to the agent's optional observe_demonstration hook, then E evaluation episodes, no adaptation "
+        "episodes (an agent without the hook is evaluated as D = 0, and the report says so); "
         "all: the first three, plus transfer when --trainer is given (default: meta-test)",
     )
     sub.add_argument(
@@ -594,6 +600,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_EVAL_EPISODES,
         metavar="E",
         help="evaluation episodes per trial; their mean return is the trial's score (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--demos",
+        type=_counts,
+        default=DEFAULT_DEMONSTRATIONS,
+        metavar="D,D,...",
+        help="few-shot-demos: the numbers of oracle demonstrations swept, comma-separated (default: "
+        + ",".join(map(str, DEFAULT_DEMONSTRATIONS))
+        + ")",
+    )
+    sub.add_argument(
+        "--demo-noise",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SIGMA",
+        help="few-shot-demos: standard deviation of Gaussian noise added to the demonstrations' oracle actions, in "
+        "units of half the action box's width, then clipped to the box (default: 0, the oracle's own actions)",
     )
     sub.add_argument(
         "--seeds",
@@ -784,6 +807,23 @@ def _positive_float(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text!r}")
     return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isdigit() for item in items):
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers >= 0 such as 0,1,3,10, got {text!r}")
+    return tuple(int(item) for item in items)
 
 
 def _folder(text: str) -> str:

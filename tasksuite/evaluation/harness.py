@@ -24,8 +24,10 @@ from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
 from tasksuite.evaluation import references as refs
 from tasksuite.evaluation.agents import Factory, spec_of
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS, check_demonstrations
 from tasksuite.evaluation.protocols import (
     AGENT_PROTOCOLS,
+    DEMO_PROTOCOL,
     DEFAULT_ADAPT_EPISODES,
     DEFAULT_BUDGET,
     DEFAULT_EVAL_EPISODES,
@@ -59,7 +61,8 @@ def resolve_benchmark(benchmark: str | os.PathLike[str] | Benchmark, split_seed:
 
 
 def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list[str]:
-    """``"all"`` means every agent protocol, plus transfer when a trainer is given."""
+    """``"all"`` means multi-task, meta-test and ood-sweep, plus transfer when a trainer is given
+    (few-shot-demos only by name: its numbers are not self-exploration)."""
     chosen = [protocols] if isinstance(protocols, str) else list(protocols)
     if "all" in chosen:
         chosen = [*AGENT_PROTOCOLS, *(["transfer"] if with_trainer else [])]
@@ -86,6 +89,8 @@ def evaluate(
     max_tasks: int | None = None,
     split_seed: int = 0,
     reference_episodes: int = refs.DEFAULT_REFERENCE_EPISODES,
+    demonstrations: Sequence[int] = DEFAULT_DEMONSTRATIONS,
+    demo_noise: float = 0.0,
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
@@ -100,7 +105,7 @@ def evaluate(
             importable module-level callable; called with ``agent_kwargs`` once per unit.
         benchmark: a registered name, a split manifest path or a :class:`Benchmark`.
         protocols: ``"multi-task"``, ``"meta-test"``, ``"ood-sweep"``,
-            ``"transfer"``, a list of them, or ``"all"``.
+            ``"transfer"``, ``"few-shot-demos"``, a list of them, or ``"all"`` (all but few-shot-demos).
         trainer: factory of a :class:`~tasksuite.evaluation.protocols.Trainer`
             (transfer protocol), called with ``trainer_kwargs``.
         budget: the transfer protocol's training budget per task, in env steps.
@@ -110,6 +115,9 @@ def evaluate(
         max_tasks: evaluate at most the first ``max_tasks`` tasks of each split.
         split_seed: seed of the benchmark's splits (0: the published split).
         reference_episodes: episodes of the oracle and random references per task.
+        demonstrations: few-shot-demos: the numbers D of oracle demonstrations swept.
+        demo_noise: few-shot-demos: std of the Gaussian noise on the demonstrations' actions, in
+            units of half the action box's width (:mod:`tasksuite.evaluation.demonstrations`).
         workers: local worker processes (default: one per CPU core; 1 runs in this process). Workers
             re-import the main script: called at a script's top level, outside ``if __name__ ==
             "__main__":``, the default runs in this process (with a warning) and ``workers > 1`` is an error.
@@ -117,8 +125,8 @@ def evaluate(
         progress: show progress bars.
     """
     chosen = expand_protocols(protocols, trainer is not None)
-    if agent is None and any(p in AGENT_PROTOCOLS for p in chosen):
-        raise TasksuiteError(f"protocols {[p for p in chosen if p in AGENT_PROTOCOLS]} need an agent factory")
+    if agent is None and any(p != "transfer" for p in chosen):
+        raise TasksuiteError(f"protocols {[p for p in chosen if p != 'transfer']} need an agent factory")
     if trainer is None and "transfer" in chosen:
         raise TasksuiteError("the transfer protocol needs a trainer factory (train(tasks, budget, seed) -> agent)")
     agent_factory = Factory(spec_of(agent), dict(agent_kwargs or {})) if agent is not None else None
@@ -137,6 +145,7 @@ def evaluate(
     if max_tasks is not None:
         max_tasks = integer("max_tasks", max_tasks, 1, TasksuiteError)
     progress = boolean("progress", progress, TasksuiteError)
+    demonstrations, demo_noise = check_demonstrations(demonstrations, demo_noise)
 
     runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)
@@ -163,17 +172,19 @@ def evaluate(
         "seeds": seeds,
         "max_tasks": max_tasks,
         "reference_episodes": reference_episodes,
+        # Only in a few-shot-demos run's config: the folders of the other protocols resume unchanged.
+        **({"demonstrations": list(demonstrations), "demo_noise": demo_noise} if DEMO_PROTOCOL in chosen else {}),
         "workers": workers,
         "backend": backend,
     }
-    units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks)
+    units = plan_units(bench, chosen, seeds, adapt_episodes, max_tasks, demonstrations)
     tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
     with results.claim(), runner:
         results.prepare(config)
         references = _references(runner, bench.family, tasks, reference_episodes, progress)
         results.save_references({task.id: references[task.id].to_dict() for task in tasks})
         jobs = [
-            UnitJob(unit, bench, eval_episodes, agent_factory, trainer_factory, budget)
+            UnitJob(unit, bench, eval_episodes, agent_factory, trainer_factory, budget, demo_noise)
             for unit in units
             if not results.is_finished(unit.key)
         ]

@@ -9,7 +9,17 @@ ood-sweep      the test tasks and every OOD level's tasks  as meta-test: score v
 transfer       the training tasks                          a trainer's agent trained on all tasks, and
                                                            one trained on each task alone (same
                                                            per-task budget), each evaluated E episodes
+few-shot-demos the test tasks and every OOD level's tasks  for each D of the sweep: D oracle
+                                                           demonstrations of the task shown first,
+                                                           then E evaluation episodes (no adaptation
+                                                           episodes: D = 0 is meta-test with K = 0)
 =============  ==========================================  ==========================================
+
+``"all"`` means the first three: few-shot-demos is asked for by name, because its numbers are not
+self-exploration (its records carry ``demonstrations`` and their variant is ``demos-<D>``, so no
+summary of another protocol ever counts them). An agent without the optional
+``observe_demonstration`` hook is evaluated as if D were 0 at every D (``demonstrations_shown`` 0 in
+its records), and the report says so.
 
 A *unit* is the smallest piece of work saved on its own: one agent, one task
 (or, for the all-task transfer agent, one task set), one seed. Units run in
@@ -27,11 +37,14 @@ from typing import Any, Protocol, runtime_checkable
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.task import Task
-from tasksuite.evaluation.agent import Agent, is_privileged
+from tasksuite.evaluation.agent import Agent, is_privileged, takes_demonstrations
 from tasksuite.evaluation.agents import Factory, as_agent
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS, make_demonstrations
 from tasksuite.evaluation.trial import run_trial
 
-PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "transfer")
+DEMO_PROTOCOL = "few-shot-demos"
+PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "transfer", DEMO_PROTOCOL)
+#: What ``"all"`` expands to (with transfer when a trainer is given).
 AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep")
 
 DEFAULT_ADAPT_EPISODES = 2
@@ -66,6 +79,7 @@ class Unit:
         tasks: the tasks evaluated (one, except for ``transfer-all``).
         seed: the run seed.
         adapt_episodes: K, the adaptation episodes before evaluation.
+        demonstrations: D, the demonstrations shown first (few-shot-demos), else ``None``.
     """
 
     kind: str
@@ -73,14 +87,17 @@ class Unit:
     tasks: tuple[Task, ...]
     seed: int
     adapt_episodes: int
+    demonstrations: int | None = None
 
     @property
     def key(self) -> str:
-        """Path-like unique name, e.g. ``test/navigation-0123abcd4567/seed0``."""
+        """Path-like unique name, e.g. ``test/navigation-0123abcd4567/seed0`` (``demos3/test/...`` for D = 3)."""
         if self.kind == "transfer-all":
             return f"transfer/all/seed{self.seed}"
         (task,) = self.tasks
         where = "transfer/single" if self.kind == "transfer-single" else self.split
+        if self.demonstrations is not None:
+            where = f"demos{self.demonstrations}/{where}"
         return f"{where}/{task.id}/seed{self.seed}"
 
 
@@ -94,6 +111,7 @@ class UnitJob:
     agent: Factory | None = None
     trainer: Factory | None = None
     budget: int = 0
+    demo_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,7 @@ def splits_of(protocol: str, benchmark: Benchmark) -> list[str]:
         return ["train"]
     if protocol == "meta-test":
         return ["test"]
-    if protocol == "ood-sweep":
+    if protocol in ("ood-sweep", DEMO_PROTOCOL):
         return ["test", *benchmark.splits.ood_levels]
     raise TasksuiteError(f"protocol {protocol!r} has no agent splits; agent protocols are {AGENT_PROTOCOLS}")
 
@@ -123,8 +141,10 @@ def plan_units(
     seeds: int,
     adapt_episodes: int,
     max_tasks: int | None = None,
+    demonstrations: Sequence[int] = DEFAULT_DEMONSTRATIONS,
 ) -> list[Unit]:
-    """Every unit the given protocols need, without duplicates (meta-test and ood-sweep share the test split)."""
+    """Every unit the given protocols need, without duplicates (meta-test and ood-sweep share the test split);
+    few-shot-demos plans one trial unit per D of ``demonstrations`` for each (task, seed)."""
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
         raise TasksuiteError(f"unknown protocol(s) {unknown}; protocols are {', '.join(PROTOCOLS)}")
@@ -138,11 +158,13 @@ def plan_units(
                 units.update((unit.key, unit) for unit in planned)
             continue
         for split in splits_of(protocol, benchmark):
-            k = 0 if protocol == "multi-task" else adapt_episodes
+            k = 0 if protocol in ("multi-task", DEMO_PROTOCOL) else adapt_episodes
+            counts: Sequence[int | None] = demonstrations if protocol == DEMO_PROTOCOL else (None,)
             for task in benchmark.tasks(split)[:max_tasks]:
                 for seed in range(seeds):
-                    unit = Unit("trial", split, (task,), seed, k)
-                    units.setdefault(unit.key, unit)
+                    for count in counts:
+                        unit = Unit("trial", split, (task,), seed, k, count)
+                        units.setdefault(unit.key, unit)
     return list(units.values())
 
 
@@ -171,7 +193,19 @@ def run_unit(job: UnitJob) -> UnitOutcome:
 
 def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list[dict[str, Any]]:
     unit = job.unit
-    episodes = run_trial(agent, job.benchmark, task, unit.seed, unit.adapt_episodes, job.eval_episodes)
+    shown: list = []
+    demonstrated: dict[str, Any] = {}
+    if unit.demonstrations is not None:
+        count = unit.demonstrations if takes_demonstrations(agent) else 0
+        shown = make_demonstrations(job.benchmark, task, unit.seed, count, job.demo_noise)
+        variant = f"demos-{unit.demonstrations}"
+        demonstrated = {
+            "demonstrations": unit.demonstrations,
+            "demonstrations_shown": count,
+            "demo_noise": job.demo_noise,
+            "demo_source": "oracle",
+        }
+    episodes = run_trial(agent, job.benchmark, task, unit.seed, unit.adapt_episodes, job.eval_episodes, shown)
     where = {
         "unit": unit.key,
         "variant": variant,
@@ -182,5 +216,6 @@ def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list
         "params": dict(task.params),
         "seed": unit.seed,
         "privileged": is_privileged(agent),
+        **demonstrated,
     }
     return [{**where, **episode.to_dict()} for episode in episodes]
