@@ -25,6 +25,7 @@ import numpy as np
 import tasksuite
 from tasksuite.baselines import INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
 from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS
 from tasksuite.evaluation.protocols import (
     DEFAULT_ADAPT_EPISODES,
     DEFAULT_BUDGET,
@@ -32,7 +33,6 @@ from tasksuite.evaluation.protocols import (
     DEFAULT_SEEDS,
     PROTOCOLS,
 )
-from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS
 from tasksuite.evaluation.references import DEFAULT_REFERENCE_EPISODES
 from tasksuite.registry import benchmark_entries, benchmark_entry, family_entries, generate_splits
 

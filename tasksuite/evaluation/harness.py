@@ -27,11 +27,11 @@ from tasksuite.evaluation.agents import Factory, spec_of
 from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS, check_demonstrations
 from tasksuite.evaluation.protocols import (
     AGENT_PROTOCOLS,
-    DEMO_PROTOCOL,
     DEFAULT_ADAPT_EPISODES,
     DEFAULT_BUDGET,
     DEFAULT_EVAL_EPISODES,
     DEFAULT_SEEDS,
+    DEMO_PROTOCOL,
     PROTOCOLS,
     UnitJob,
     plan_units,
