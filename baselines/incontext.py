@@ -65,10 +65,10 @@ _EDGE = 1e-5
 
 @dataclass(frozen=True)
 class Config:
-    """In-context (DPT) hyperparameters (defaults: navigation-meta, ~15 minutes on one CPU thread)."""
+    """In-context (DPT) hyperparameters (defaults: navigation-meta, ~10 minutes on one shared CPU thread)."""
 
     seed: int = ranged(0, low=0)
-    total_env_steps: int = ranged(400_000, low=1)  # training budget, demonstrations' env steps counted
+    total_env_steps: int = ranged(2_000_000, low=1)  # training budget, demonstrations' env steps counted
     parallel_trials: int = ranged(32, low=1)  # trials per batch, one task each (drawn with replacement)
     episodes_per_trial: int = ranged(4, low=1)  # episodes of one task per trial: also the context window
     width: int = ranged(64, low=1)  # transformer width (token embedding size)

@@ -1,19 +1,19 @@
 """The evaluation protocols and the units of work they consist of.
 
-=============  ==========================================  ==========================================
-protocol       tasks                                       each (task, seed) unit
-=============  ==========================================  ==========================================
-multi-task     the training tasks                          E evaluation episodes, no adaptation
-meta-test      the test tasks                              K adaptation episodes, then E evaluation
-ood-sweep      the test tasks and every OOD level's tasks  as meta-test: score vs distance
-transfer       the training tasks                          a trainer's agent trained on all tasks, and
-                                                           one trained on each task alone (same
-                                                           per-task budget), each evaluated E episodes
-few-shot-demos the test tasks and every OOD level's tasks  for each D of the sweep: D oracle
-                                                           demonstrations of the task shown first,
-                                                           then E evaluation episodes (no adaptation
-                                                           episodes: D = 0 is meta-test with K = 0)
-=============  ==========================================  ==========================================
+==============  ==========================================  ==========================================
+protocol        tasks                                       each (task, seed) unit
+==============  ==========================================  ==========================================
+multi-task      the training tasks                          E evaluation episodes, no adaptation
+meta-test       the test tasks                              K adaptation episodes, then E evaluation
+ood-sweep       the test tasks and every OOD level's tasks  as meta-test: score vs distance
+transfer        the training tasks                          a trainer's agent trained on all tasks, and
+                                                            one trained on each task alone (same
+                                                            per-task budget), each evaluated E episodes
+few-shot-demos  the test tasks and every OOD level's tasks  for each D of the sweep: D oracle
+                                                            demonstrations of the task shown first,
+                                                            then E evaluation episodes (no adaptation
+                                                            episodes: D = 0 is meta-test with K = 0)
+==============  ==========================================  ==========================================
 
 ``"all"`` means the first three: few-shot-demos is asked for by name, because its numbers are not
 self-exploration (its records carry ``demonstrations`` and their variant is ``demos-<D>``, so no
