@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import tasksuite
-from tasksuite.baselines import INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
+from tasksuite.baselines import ALGORITHMS, INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
 from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS
 from tasksuite.evaluation.protocols import (
@@ -317,8 +317,6 @@ def _cells(agg: dict) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------- train
-
-BASELINES = ("maml", "rl2", "pearl", "multitask")
 
 
 def config_assignment(text: str) -> tuple[str, Any]:
@@ -692,8 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "algorithm",
-        choices=BASELINES,
-        help="maml and rl2 and pearl train on meta benchmarks, multitask on multi-task ones",
+        choices=ALGORITHMS,
+        help="maml, rl2, pearl and incontext train on meta benchmarks, multitask on multi-task ones",
     )
     sub.add_argument("--benchmark", required=True, help="benchmark name, e.g. navigation-meta or navigation-multitask")
     sub.add_argument("--out", required=True, type=_folder, help="run directory for checkpoint.pt and progress.csv")
