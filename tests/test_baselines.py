@@ -26,7 +26,7 @@ import tasksuite
 from tasksuite.baselines import algorithm, common, load_agent, train_baseline
 from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
-from tasksuite.core.errors import InvalidConfigError, OutputError
+from tasksuite.core.errors import InvalidConfigError, OutputError, TasksuiteError
 from tasksuite.core.folder import claim_folder
 from tasksuite.evaluation import evaluate
 from tasksuite.evaluation.agent import TaskContext
@@ -717,3 +717,31 @@ def test_baselines_take_demonstrations_through_their_mechanism(tiny_runs):
     assert not all(torch.equal(maml.params[k], initial[k]) for k in initial)
     assert all(takes_demonstrations(agent) for agent in (rl2, pearl, maml))
     assert not takes_demonstrations(load_agent(tiny_runs["multitask"] / "checkpoint.pt"))
+
+
+def test_scaling_benchmarks_keep_the_test_tasks_and_nest_their_training_tasks():
+    from tasksuite.baselines.scaling import scaling_benchmark
+
+    small, large = scaling_benchmark(META, 10), scaling_benchmark(META, 1000)
+    assert len(small.train_tasks) == 10 and len(large.train_tasks) == 1000
+    assert small.train_tasks == large.train_tasks[:10]  # nested: one seeded stream
+    assert small.test_tasks == large.test_tasks == META.test_tasks and small.splits.ood == META.splits.ood
+    assert not set(large.train_tasks) & set(META.test_tasks)
+    assert scaling_benchmark(META, 10, seed=1).train_tasks != small.train_tasks
+    with pytest.raises(TasksuiteError, match=r"n_train=0: must be an integer >= 1"):
+        scaling_benchmark(META, 0)
+    with pytest.raises(TasksuiteError, match="scaling needs a meta benchmark"):
+        scaling_benchmark(MULTITASK, 10)
+
+
+def test_scaling_trains_one_run_per_size_at_the_same_budget_and_scores_each_on_the_same_tasks(tmp_path):
+    from tasksuite.baselines.scaling import scaling_figure, scaling_scores, train_scaling
+
+    runs = train_scaling("incontext", META, tmp_path / "runs", sizes=(2, 8), steps=800, **TINY["incontext"])
+    states = {n: load_checkpoint(path) for n, path in runs.items()}
+    assert states[2]["env_steps"] == states[8]["env_steps"] and states[2]["iteration"] == states[8]["iteration"]
+    assert states[2]["benchmark"]["splits_hash"] != states[8]["benchmark"]["splits_hash"]
+    rows = scaling_scores(runs, META, tmp_path / "eval", max_tasks=1, seeds=1, eval_episodes=1, workers=1,
+                          progress=False)  # fmt: skip
+    assert {(row["n_train"], row["split"]) for row in rows} == {(n, s) for n in (2, 8) for s in ("test", "near", "far")}
+    assert scaling_figure(rows).axes[0].get_xscale() == "log"
