@@ -28,9 +28,9 @@ no-op) is evaluated as if shown none, and the report says so
 (:func:`takes_demonstrations`). No gradient step is asked of an agent: what it
 does with a demonstration is its own business. Where the baselines use them:
 PEARL adds the demonstration's transitions to its context and updates its
-posterior; RL² reads each one as an earlier episode of its trial; MAML takes a
-behaviour-cloning gradient step on them; the in-context transformer puts them
-in its context.
+posterior; RL² reads each one as an earlier episode of its trial; MAML takes
+its meta-trained policy-gradient step on them; the in-context transformer puts
+them in its context, flagged as demonstrations.
 
 Reference agents (the oracle that defines a normalized score of 1) need the
 task even where the setting hides it. They subclass :class:`PrivilegedAgent`;
