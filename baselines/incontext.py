@@ -57,7 +57,9 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.errors import InvalidConfigError
 from tasksuite.evaluation.agent import AgentBase, Demonstration, TaskContext, Transition
+from tasksuite.evaluation.rollout import Policy
 
 #: Unit actions of demonstrations are kept this far inside ``[-1, 1]`` so that ``atanh`` stays finite.
 _EDGE = 1e-5
@@ -86,7 +88,9 @@ class Config:
     def __post_init__(self) -> None:
         check_config(self)  # every field against its declared range (tasksuite.baselines.config)
         if self.width % self.heads:
-            raise ValueError(f"incontext config: heads={self.heads} must divide width={self.width}")
+            raise InvalidConfigError(
+                f"incontext config field 'heads' = {self.heads}: must divide 'width' = {self.width}"
+            )
 
 
 def token_dim(obs_dim: int, act_dim: int) -> int:
@@ -107,18 +111,19 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
         """``x`` ``[B, T, width]``. With ``cache`` (this block's keys and values so far, extended in place),
-        ``x`` holds only the new steps and attends to every cached one too: a rollout costs one step per step."""
+        ``x`` is one new step, which attends to every cached one: a rollout costs one step per step."""
         batch, steps, width = x.shape
         q, k, v = (
             part.view(batch, steps, self.heads, -1).transpose(1, 2)
             for part in self.qkv(self.norm_attention(x)).split(width, -1)
         )
         if cache is not None:
+            if steps != 1:
+                raise ValueError(f"a cached forward pass takes one step at a time, got {steps}")
             if cache:
                 k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
             cache[:] = [k, v]
-        causal = cache is None or steps > 1
-        attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=cache is None)
         x = x + self.out(attended.transpose(1, 2).reshape(batch, steps, width))
         return x + self.mlp(self.norm_mlp(x))
 
@@ -136,7 +141,7 @@ class ContextTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor, caches: list[list[torch.Tensor]] | None = None) -> torch.Tensor:
         """Time-major ``[T, B, token_dim]`` tokens: pre-squash actions ``[T, B, act_dim]``, step ``t`` from
         tokens ``0 .. t`` only. ``caches`` (one list per block, from :meth:`new_caches`) carry a rollout's
-        earlier steps: then ``tokens`` are only the new ones."""
+        earlier steps: then ``tokens`` are the one new step."""
         x = self.embed(tokens.transpose(0, 1))
         for index, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[index])
@@ -161,7 +166,7 @@ class Trials:
 
     def __init__(
         self,
-        oracles: list,
+        oracles: list[Policy],
         demo_episodes: np.ndarray,
         demo_noise: np.ndarray,
         steps: int,
@@ -198,14 +203,13 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     With ``resume``, continues from ``out_dir``'s checkpoint and ends exactly where an
     uninterrupted run would.
     """
-    run = Run("incontext", config, benchmark, out_dir, resume, agent_keys=("policy", "window"))
+    run = Run("incontext", config, benchmark, out_dir, resume)
     net = ContextTransformer(run.obs_dim, run.act_dim, config.width, config.heads, config.layers)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    run.track(policy=net, optimizer=optimizer)
     n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
-    # The agent's context window, in steps: the length of a training trial (the agent needs the horizon).
-    run.track(policy=net, optimizer=optimizer, window=torch.tensor(episodes * horizon))
     vector_envs = VectorEnvs(benchmark)
-    oracles: dict[str, object] = {}  # built once per task (a MuJoCo family's oracle compiles a model)
+    oracles: dict[str, Policy] = {}  # built once per task (a MuJoCo family's oracle compiles a model)
     scale = reward_scaling(run.act_dim, config.reward_scale)
 
     with run.progress_bar() as bar:
@@ -254,10 +258,11 @@ class InContextAgent(AgentBase):
     """The pretrained transformer acting on its context of the trial (see the module docstring): no gradient
     step at test time. It acts with the mean action in adaptation and evaluation episodes alike."""
 
-    def __init__(self, net: ContextTransformer, window: int, reward_scale: float, context: str = "trial") -> None:
+    def __init__(self, net: ContextTransformer, episodes: int, reward_scale: float, context: str = "trial") -> None:
         if context not in CONTEXTS:
             raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
-        self.net, self.window, self.context = net, window, context
+        self.net, self.episodes, self.context = net, episodes, context
+        self.window = 0  # steps of context kept: ``episodes`` episodes, as many as a training trial's
         act_dim = net.action.out_features
         self._scale = reward_scaling(act_dim, reward_scale)
         self._tokens: list[torch.Tensor] = []
@@ -268,6 +273,7 @@ class InContextAgent(AgentBase):
         self._tokens = []
         self._previous = torch.zeros_like(self._previous)
         self._squash = Squash.from_space(context.action_space)
+        self.window = self.episodes * context.horizon
 
     def begin_episode(self, adaptation: bool) -> None:
         if self.context == "episode":
@@ -319,4 +325,4 @@ def load_agent(checkpoint: str | os.PathLike[str], context: str = "trial") -> In
     net = ContextTransformer(state["obs_dim"], state["act_dim"], config.width, config.heads, config.layers)
     net.load_state_dict(state["policy"])
     net.eval()
-    return InContextAgent(net, int(state["window"]), config.reward_scale, context)
+    return InContextAgent(net, config.episodes_per_trial, config.reward_scale, context)

@@ -665,8 +665,8 @@ def test_incontext_agent_acts_from_its_context_and_its_controls_forget(tiny_runs
     checkpoint = tiny_runs["incontext"] / "checkpoint.pt"
     task = META.test_tasks[0]
     agent = algorithm("incontext").load_agent(checkpoint)
-    assert agent.window == TINY["incontext"]["episodes_per_trial"] * META.family.horizon
     agent.begin_task(context_for(META, task))
+    assert agent.window == TINY["incontext"]["episodes_per_trial"] * META.family.horizon  # a training trial
     agent.observe_demonstration(demonstrations_of(task)[0])
     assert len(agent._tokens) == META.family.horizon and all(token[-1] == 1.0 for token in agent._tokens)
     agent.begin_episode(adaptation=False)
