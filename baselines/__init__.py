@@ -1,6 +1,6 @@
-"""Reference agents (MAML, RL², PEARL, multi-task), installed as ``tasksuite.baselines``.
+"""Reference agents (MAML, RL², PEARL, multi-task, in-context), installed as ``tasksuite.baselines``.
 
-Each algorithm is one module (``maml``, ``rl2``, ``pearl``, ``multitask``) with a ``Config``
+Each algorithm is one module (``maml``, ``rl2``, ``pearl``, ``multitask``, ``incontext``) with a ``Config``
 dataclass, ``train(config, benchmark, out_dir, resume) -> checkpoint path`` and
 ``load_agent(checkpoint) -> Agent``. This package adds one entry point over them,
 :func:`train_baseline`, and :func:`load_agent` for any baseline's checkpoint. Modules import
@@ -20,7 +20,7 @@ from typing import Any
 from tasksuite.baselines.config import check_value
 from tasksuite.core.errors import InvalidConfigError, TasksuiteError, UnknownNameError, did_you_mean
 
-ALGORITHMS = ("maml", "rl2", "pearl", "multitask")
+ALGORITHMS = ("maml", "rl2", "pearl", "multitask", "incontext")
 #: What to run when torch is missing (``pip install torch`` alone pulls a multi-GB CUDA build on Linux).
 INSTALL_TORCH = (
     "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, then, from a clone of "

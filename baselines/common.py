@@ -102,6 +102,12 @@ class Squash:
         action = (self._centre + self._half * torch.tanh(u)).numpy()
         return np.clip(action, self.low, self.high).astype(np.float32)
 
+    def to_unit(self, action: np.ndarray) -> np.ndarray:
+        """An env action in the ``[-1, 1]`` coordinates of :meth:`unit` (how agents read actions they did
+        not choose themselves, a demonstration's)."""
+        centre, half = (self.high + self.low) / 2, (self.high - self.low) / 2
+        return ((np.asarray(action, dtype=np.float32) - centre) / half).astype(np.float32)
+
     def log_det(self, u: torch.Tensor) -> torch.Tensor:
         """``log |d action / d u|`` summed over action dimensions (numerically stable form)."""
         return self.log_det_unit(u) + torch.log(self._half).sum()

@@ -17,6 +17,13 @@ on K episodes of a new task yield a good policy for it.
 * Test time (:class:`MAMLAgent`): the agent keeps the adaptation episodes it observes and takes
   ``inner_steps`` gradient steps on them (configurable in :func:`load_agent`) at the first
   evaluation episode of a trial.
+* Demonstrations (the ``few-shot-demos`` protocol): :meth:`MAMLAgent.observe_demonstration` keeps each
+  one as an adaptation episode, its pre-squash actions those that give the demonstrated ones, so the
+  test-time step is the same policy-gradient step on the demonstrations and their returns (with K = 0:
+  on them alone). Why this objective and not behaviour cloning: it is the one update the initialization
+  was meta-trained to make useful, with its meta-trained step size; a behaviour-cloning step would need
+  a step size of its own that nothing here tunes. The price: the step treats off-policy episodes as its
+  own (no importance weights), and it learns from their returns' variation, not from imitation.
 
 Run it with ``tasksuite train maml --benchmark navigation-meta --out runs/maml``.
 """
@@ -46,7 +53,7 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, Demonstration, TaskContext, Transition
 
 
 @dataclass(frozen=True)
@@ -294,6 +301,18 @@ class MAMLAgent(AgentBase):
             episode["obs"].append(np.asarray(transition.obs, dtype=np.float32))
             episode["u"].append(self._last_u.numpy())
             episode["rewards"].append(transition.reward)
+
+    def observe_demonstration(self, demonstration: Demonstration) -> None:
+        """Keep the demonstration as an adaptation episode (see the module docstring)."""
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before observe_demonstration")
+        edge = 1.0 - 1e-6  # a demonstrated action on the box's boundary has an infinite pre-squash action
+        self._episodes.append({"obs": [], "u": [], "rewards": []})
+        for transition in demonstration.transitions:
+            unit = np.clip(self._squash.to_unit(transition.action), -edge, edge)
+            self._episodes[-1]["obs"].append(np.asarray(transition.obs, dtype=np.float32))
+            self._episodes[-1]["u"].append(np.arctanh(unit).astype(np.float32))
+            self._episodes[-1]["rewards"].append(transition.reward)
 
     def _adapt(self) -> None:
         """Gradient steps on the observed adaptation episodes (padded to the horizon)."""

@@ -21,6 +21,11 @@ And one for accuracy: the encoder's Gaussian factors have a diagonal-plus-rank-o
 instead of a diagonal one (:class:`ContextEncoder`; ``encoder_factors="diagonal"`` restores the
 paper's).
 
+Demonstrations (the ``few-shot-demos`` protocol): :meth:`PEARLAgent.observe_demonstration` adds each
+one's transitions to the context, exactly as an adaptation episode's (the unit action being the
+demonstrated one), and draws ``z`` from the updated posterior. A demonstration is an oracle's episode,
+not one played on a posterior sample: the encoder never saw such context in training.
+
 Run it with ``tasksuite train pearl --benchmark navigation-meta --out runs/pearl``.
 """
 
@@ -48,7 +53,7 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, Demonstration, TaskContext, Transition
 
 
 @dataclass(frozen=True)
@@ -420,19 +425,34 @@ class PEARLAgent(AgentBase):
 
     def observe(self, transition: Transition) -> None:
         if self._adaptation:
-            row = np.concatenate([transition.obs, self._last_unit_action, [transition.reward], transition.next_obs])
-            self._context.append(torch.as_tensor(row, dtype=torch.float32))
+            self._add_context(transition, self._last_unit_action)
 
     def end_episode(self, adaptation: bool) -> None:
         if not self.infers:
             self._z = sample_z(self.posterior, generator=self._generator)
         elif adaptation and self._context:
-            with torch.no_grad():
-                posterior = self.sac.encoder(torch.stack(self._context)[None])
-            self.posterior = torch.distributions.MultivariateNormal(
-                posterior.loc[0], scale_tril=posterior.scale_tril[0]
-            )
-            self._z = sample_z(self.posterior, generator=self._generator)
+            self._infer()
+
+    def observe_demonstration(self, demonstration: Demonstration) -> None:
+        """Add the demonstration's transitions to the context and update the posterior from it (as after an
+        adaptation episode; the ``prior`` control ignores it)."""
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before observe_demonstration")
+        for transition in demonstration.transitions:
+            self._add_context(transition, self._squash.to_unit(transition.action))
+        if self.infers and self._context:
+            self._infer()
+
+    def _add_context(self, transition: Transition, unit_action: np.ndarray) -> None:
+        row = np.concatenate([transition.obs, unit_action, [transition.reward], transition.next_obs])
+        self._context.append(torch.as_tensor(row, dtype=torch.float32))
+
+    def _infer(self) -> None:
+        """The posterior given every context transition so far, and a ``z`` drawn from it."""
+        with torch.no_grad():
+            posterior = self.sac.encoder(torch.stack(self._context)[None])
+        self.posterior = torch.distributions.MultivariateNormal(posterior.loc[0], scale_tril=posterior.scale_tril[0])
+        self._z = sample_z(self.posterior, generator=self._generator)
 
 
 def load_agent(checkpoint: str | os.PathLike[str], posterior: str = "updated") -> PEARLAgent:

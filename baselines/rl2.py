@@ -10,6 +10,11 @@ trials are short, ``episodes_per_trial * horizon`` steps). Where a family ends e
 the padding steps of a training batch still advance the GRU (identically in the rollout and the
 update); at test time there is no padding.
 
+Demonstrations (the ``few-shot-demos`` protocol): :meth:`RL2Agent.observe_demonstration` feeds each one
+through the GRU as an earlier episode of the trial (its steps' observations, unit actions and rewards, as
+if the agent had played them), so the hidden state carries it over to the agent's own episodes; nothing
+marks it as a demonstration, and the policy was never trained on such episodes.
+
 Run it with ``tasksuite train rl2 --benchmark navigation-meta --out runs/rl2``.
 """
 
@@ -37,7 +42,7 @@ from tasksuite.baselines.common import (
 )
 from tasksuite.baselines.config import check_config, ranged
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, TaskContext, Transition
+from tasksuite.evaluation.agent import AdaptationBudget, AgentBase, Demonstration, TaskContext, Transition
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,18 @@ class RL2Agent(AgentBase):
 
     def observe(self, transition: Transition) -> None:
         self._previous = torch.cat([self._last_unit_action, torch.tensor([transition.reward, 0.0])])
+
+    def observe_demonstration(self, demonstration: Demonstration) -> None:
+        """Read the demonstration as an earlier episode of the trial: its steps advance the hidden state."""
+        if self._squash is None:
+            raise RuntimeError("begin_task must be called before observe_demonstration")
+        self.begin_episode(adaptation=True)
+        with torch.no_grad():
+            for transition in demonstration.transitions:
+                obs_t = torch.as_tensor(transition.obs, dtype=torch.float32).view(1, 1, -1)
+                _, _, self.state = self.net(obs_t, self._previous.view(1, 1, -1), self.state)
+                self._last_unit_action = torch.as_tensor(self._squash.to_unit(transition.action))
+                self.observe(transition)
 
 
 def load_agent(checkpoint: str | os.PathLike[str], memory: str = "trial") -> RL2Agent:

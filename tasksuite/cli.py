@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 import tasksuite
-from tasksuite.baselines import INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
+from tasksuite.baselines import ALGORITHMS, INSTALL_TORCH, import_with_torch, train_baseline  # torch-free until used
 from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS
 from tasksuite.evaluation.protocols import (
     DEFAULT_ADAPT_EPISODES,
     DEFAULT_BUDGET,
@@ -299,6 +300,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 sweep_episodes=args.sweep_episodes,
                 sweep_gradient_steps=args.sweep_gradient_steps,
                 sweep_ood=args.sweep_ood or (),
+                demonstrations=args.demos,
+                demo_noise=args.demo_noise,
                 workers=args.workers,
                 backend=args.backend,
                 progress=not args.quiet,
@@ -359,8 +362,6 @@ def _cells(agg: dict) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------- train
-
-BASELINES = ("maml", "rl2", "pearl", "multitask")
 
 
 def config_assignment(text: str) -> tuple[str, Any]:
@@ -633,8 +634,11 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluation (adaptation curve); ood-sweep: meta-test on the test tasks and every OOD level (score vs "
         "distance, with the area under it and its slope); adaptation-sweep: meta-test once for every K of "
         "--sweep-episodes (and every number of --sweep-gradient-steps for agents that take them); transfer: a "
-        "trainer's agent trained on all training tasks vs one trained on each task alone; all: "
-        "multi-task, meta-test and ood-sweep, plus transfer when --trainer is given (default: meta-test)",
+        "trainer's agent trained on all training tasks vs one trained on each task alone; few-shot-demos: on the "
+        "test tasks and every OOD level, D oracle demonstrations of the task (see --demos) shown to the agent's "
+        "optional observe_demonstration hook, then E evaluation episodes, no adaptation episodes (an agent "
+        "without the hook is evaluated as D = 0, and the report says so); all: multi-task, meta-test and "
+        "ood-sweep, plus transfer when --trainer is given (default: meta-test)",
     )
     sub.add_argument(
         "--adapt-episodes",
@@ -673,6 +677,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_EVAL_EPISODES,
         metavar="E",
         help="evaluation episodes per trial; their mean return is the trial's score (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--demos",
+        type=_counts,
+        default=DEFAULT_DEMONSTRATIONS,
+        metavar="D,D,...",
+        help="few-shot-demos: the numbers of oracle demonstrations swept, comma-separated (default: "
+        + ",".join(map(str, DEFAULT_DEMONSTRATIONS))
+        + ")",
+    )
+    sub.add_argument(
+        "--demo-noise",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SIGMA",
+        help="few-shot-demos: standard deviation of Gaussian noise added to the demonstrations' oracle actions, in "
+        "units of half the action box's width, then clipped to the box (default: 0, the oracle's own actions)",
     )
     sub.add_argument(
         "--seeds",
@@ -748,8 +769,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "algorithm",
-        choices=BASELINES,
-        help="maml and rl2 and pearl train on meta benchmarks, multitask on multi-task ones",
+        choices=ALGORITHMS,
+        help="maml, rl2, pearl and incontext train on meta benchmarks, multitask on multi-task ones",
     )
     sub.add_argument("--benchmark", required=True, help="benchmark name, e.g. navigation-meta or navigation-multitask")
     sub.add_argument("--out", required=True, type=_folder, help="run directory for checkpoint.pt and progress.csv")
@@ -863,6 +884,23 @@ def _positive_float(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text!r}")
     return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isdigit() for item in items):
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers >= 0 such as 0,1,3,10, got {text!r}")
+    return tuple(int(item) for item in items)
 
 
 def _folder(text: str) -> str:

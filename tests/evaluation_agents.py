@@ -239,3 +239,21 @@ def from_template(checkpoint: str) -> GoalFinder:
     """A factory whose ``checkpoint`` argument names one trained agent per seed (``{seed}`` in it)."""
     TEMPLATE_PATHS.append(checkpoint)
     return GoalFinder()
+
+
+class DemoFollower(SeededRandom):
+    """Goes where its last demonstration ended; random without one (the ``few-shot-demos`` hook's user)."""
+
+    def begin_task(self, context: TaskContext) -> None:
+        super().begin_task(context)
+        self.goal: np.ndarray | None = None
+
+    def observe_demonstration(self, demonstration) -> None:
+        self.goal = demonstration.transitions[-1].next_obs[:2].astype(np.float64)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return super().act(obs) if self.goal is None else steer(obs[:2].astype(np.float64), self.goal)
+
+
+def demo_follower() -> DemoFollower:
+    return DemoFollower()

@@ -26,7 +26,7 @@ import tasksuite
 from tasksuite.baselines import algorithm, common, load_agent, train_baseline
 from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
-from tasksuite.core.errors import InvalidConfigError, OutputError
+from tasksuite.core.errors import InvalidConfigError, OutputError, TasksuiteError
 from tasksuite.core.folder import claim_folder
 from tasksuite.evaluation import evaluate
 from tasksuite.evaluation.agent import AdaptationBudget, TaskContext
@@ -50,8 +50,10 @@ TINY = {
         "checkpoint_every": 2,
     },  # 5000 steps, then 200 / iteration
     "multitask": {"envs_per_task": 2, "checkpoint_every": 2},  # 1000 steps / iteration
+    "incontext": {"parallel_trials": 4, "episodes_per_trial": 2, "width": 16, "checkpoint_every": 2},  # 400 / it.
 }
-TINY_STEPS = {"maml": 4000, "rl2": 4000, "pearl": 5800, "multitask": 5000}  # five iterations (PEARL: four)
+TINY_STEPS = {"maml": 4000, "rl2": 4000, "pearl": 5800, "multitask": 5000, "incontext": 2000}  # five iterations
+# (PEARL: four)
 
 
 def benchmark_for(name: str):
@@ -494,7 +496,7 @@ def test_multitask_agent_reads_the_task_from_the_observation(tiny_runs):
         agent.begin_task(context_for(META, META.test_tasks[0]))
 
 
-@pytest.mark.parametrize("name", ["maml", "rl2", "pearl"])
+@pytest.mark.parametrize("name", ["maml", "rl2", "pearl", "incontext"])
 def test_meta_agents_play_valid_actions_through_whole_trials_of_the_harness(tiny_runs, tmp_path, name):
     summary = harness_scores(tmp_path, tiny_runs[name] / "checkpoint.pt", META, "ood-sweep", 2, max_tasks=2)
     assert not summary["errors"]
@@ -510,6 +512,7 @@ TRAINED_BUDGETS = {
     "rl2": lambda c: AdaptationBudget(c["episodes_per_trial"] - 1),  # the last episode is the scored one
     "pearl": lambda c: AdaptationBudget(c["context_episodes"]),
     "multitask": lambda c: AdaptationBudget(0),
+    "incontext": lambda c: AdaptationBudget(c["episodes_per_trial"] // 2),  # half its window of episodes
 }
 
 
@@ -634,7 +637,7 @@ def test_pearl_control_never_updates_its_posterior(tiny_runs):
 
 
 def test_snapshots_along_training_load_as_agents(tiny_runs):
-    for name in ("maml", "rl2", "pearl", "multitask"):
+    for name in ("maml", "rl2", "pearl", "multitask", "incontext"):
         found = common.snapshots(tiny_runs[name])
         assert [steps for steps, _ in found] == sorted({steps for steps, _ in found}) and len(found) >= 2
         assert found[-1][0] == load_checkpoint(tiny_runs[name] / "checkpoint.pt")["env_steps"]
@@ -683,3 +686,116 @@ def test_seeding_makes_torch_deterministic_without_importing_inductor():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["True", "False"]
+
+
+# ---------------------------------------------------------------------- demonstrations, the in-context agent (issue 14)
+
+
+def demonstrations_of(task, count: int = 1):
+    from tasksuite.evaluation.demonstrations import make_demonstrations
+
+    return make_demonstrations(META, task, 0, count)
+
+
+def test_incontext_training_learns_to_act_on_its_context(tmp_path):
+    # Seeded, ~30 s on one core: with one demonstration in its context the agent nears the oracle's
+    # score; with its context removed (the control) it cannot know where the goal is.
+    from tasksuite.evaluation.references import measure_reference
+
+    checkpoint = train_baseline("incontext", META, tmp_path, steps=64_000, parallel_trials=16, updates_per_batch=8)
+    scores = {}
+    for context in ("trial", "none"):
+        per_task = []
+        for task in META.test_tasks[:6]:
+            reference = measure_reference(META.family, task, 2)
+            agent = algorithm("incontext").load_agent(checkpoint, context=context)
+            (record,) = run_trial(agent, META, task, 0, 0, 1, demonstrations_of(task))
+            per_task.append((record.ret - reference.random) / (reference.oracle - reference.random))
+        scores[context] = float(np.mean(per_task))
+    assert scores["trial"] > 0.7 and scores["trial"] > scores["none"] + 0.3, scores
+
+
+def test_incontext_agent_acts_from_its_context_and_its_controls_forget(tiny_runs):
+    checkpoint = tiny_runs["incontext"] / "checkpoint.pt"
+    task = META.test_tasks[0]
+    agent = algorithm("incontext").load_agent(checkpoint)
+    agent.begin_task(context_for(META, task))
+    assert agent.window == TINY["incontext"]["episodes_per_trial"] * META.family.horizon  # a training trial
+    agent.observe_demonstration(demonstrations_of(task)[0])
+    assert len(agent._tokens) == META.family.horizon and all(token[-1] == 1.0 for token in agent._tokens)
+    agent.begin_episode(adaptation=False)
+    assert len(agent._tokens) == META.family.horizon  # the method keeps the demonstration
+    play(agent, META, adaptation_episodes=3)
+    assert len(agent._tokens) == agent.window  # a window of the latest steps
+    forgetful = algorithm("incontext").load_agent(checkpoint, context="episode")
+    forgetful.begin_task(context_for(META, task))
+    forgetful.observe_demonstration(demonstrations_of(task)[0])
+    forgetful.begin_episode(adaptation=False)
+    assert forgetful._tokens == []
+    blind = algorithm("incontext").load_agent(checkpoint, context="none")
+    obs = np.array([0.3, 0.2], np.float32)
+    actions = []
+    for shown in (0, 2):
+        blind.begin_task(context_for(META, task))
+        for demonstration in demonstrations_of(task, shown):
+            blind.observe_demonstration(demonstration)
+        blind.begin_episode(adaptation=False)
+        actions.append(blind.act(obs))
+    assert np.array_equal(actions[0], actions[1])  # nothing it was shown changes what it does
+    with pytest.raises(ValueError, match=r"context must be one of \('trial', 'episode', 'none'\), got 'all'"):
+        algorithm("incontext").load_agent(checkpoint, context="all")
+
+
+def test_incontext_checkpoint_loads_through_the_package_entry_point(tiny_runs):
+    agent = load_agent(tiny_runs["incontext"] / "checkpoint.pt", context="none")
+    assert type(agent).__name__ == "InContextAgent" and agent.context == "none"
+
+
+def test_baselines_take_demonstrations_through_their_mechanism(tiny_runs):
+    from tasksuite.evaluation.agent import takes_demonstrations
+
+    task = META.test_tasks[0]
+    demonstration = demonstrations_of(task)[0]
+    rl2 = load_agent(tiny_runs["rl2"] / "checkpoint.pt")
+    rl2.begin_task(context_for(META, task))
+    rl2.observe_demonstration(demonstration)
+    assert not torch.equal(rl2.state, torch.zeros_like(rl2.state))  # read as an earlier episode
+    pearl = load_agent(tiny_runs["pearl"] / "checkpoint.pt")
+    pearl.begin_task(context_for(META, task))
+    pearl.observe_demonstration(demonstration)
+    assert len(pearl._context) == len(demonstration.transitions)
+    assert (pearl.posterior.variance < 1.0).all()  # the posterior is inferred from the demonstration
+    maml = load_agent(tiny_runs["maml"] / "checkpoint.pt")
+    initial = {k: v.clone() for k, v in maml.maml.params().items()}
+    run_trial(maml, META, task, 0, 0, 1, [demonstration])  # K = 0: it adapts on the demonstration alone
+    assert not all(torch.equal(maml.params[k], initial[k]) for k in initial)
+    assert all(takes_demonstrations(agent) for agent in (rl2, pearl, maml))
+    assert not takes_demonstrations(load_agent(tiny_runs["multitask"] / "checkpoint.pt"))
+
+
+def test_scaling_benchmarks_keep_the_test_tasks_and_nest_their_training_tasks():
+    from tasksuite.baselines.scaling import scaling_benchmark
+
+    small, large = scaling_benchmark(META, 10), scaling_benchmark(META, 1000)
+    assert len(small.train_tasks) == 10 and len(large.train_tasks) == 1000
+    assert small.train_tasks == large.train_tasks[:10]  # nested: one seeded stream
+    assert small.test_tasks == large.test_tasks == META.test_tasks and small.splits.ood == META.splits.ood
+    assert not set(large.train_tasks) & set(META.test_tasks)
+    assert scaling_benchmark(META, 10, seed=1).train_tasks != small.train_tasks
+    with pytest.raises(TasksuiteError, match=r"n_train=0: must be an integer >= 1"):
+        scaling_benchmark(META, 0)
+    with pytest.raises(TasksuiteError, match="scaling needs a meta benchmark"):
+        scaling_benchmark(MULTITASK, 10)
+
+
+def test_scaling_trains_one_run_per_size_at_the_same_budget_and_scores_each_on_the_same_tasks(tmp_path):
+    from tasksuite.baselines.scaling import scaling_figure, scaling_scores, train_scaling
+
+    runs = train_scaling("incontext", META, tmp_path / "runs", sizes=(2, 8), steps=800, **TINY["incontext"])
+    states = {n: load_checkpoint(path) for n, path in runs.items()}
+    assert states[2]["env_steps"] == states[8]["env_steps"] and states[2]["iteration"] == states[8]["iteration"]
+    assert states[2]["benchmark"]["splits_hash"] != states[8]["benchmark"]["splits_hash"]
+    rows = scaling_scores(runs, META, tmp_path / "eval", max_tasks=1, seeds=1, eval_episodes=1, workers=1,
+                          progress=False)  # fmt: skip
+    assert {(row["n_train"], row["split"]) for row in rows} == {(n, s) for n in (2, 8) for s in ("test", "near", "far")}
+    assert scaling_figure(rows).axes[0].get_xscale() == "log"

@@ -27,6 +27,18 @@ Two optional attributes tell the harness about an agent's adaptation:
   says when it is asked to use another. Every baseline checkpoint declares its budget.
 * ``set_gradient_steps(steps)``: a gradient-based agent that accepts another number of test-time
   gradient steps; the ``adaptation-sweep`` protocol then sweeps them as well.
+One more hook is optional: ``observe_demonstration(demonstration)``. In the
+``few-shot-demos`` protocol the harness calls it after :meth:`Agent.begin_task`
+and before the first episode, once per :class:`Demonstration` of the trial's
+task (a whole episode played by the family's oracle, possibly with action
+noise). An agent that does not define it (or inherits :class:`AgentBase`'s
+no-op) is evaluated as if shown none, and the report says so
+(:func:`takes_demonstrations`). No gradient step is asked of an agent: what it
+does with a demonstration is its own business. Where the baselines use them:
+PEARL adds the demonstration's transitions to its context and updates its
+posterior; RL² reads each one as an earlier episode of its trial; MAML takes
+its meta-trained policy-gradient step on them; the in-context transformer puts
+them in its context, flagged as demonstrations.
 
 Reference agents (the oracle that defines a normalized score of 1) need the
 task even where the setting hides it. They subclass :class:`PrivilegedAgent`;
@@ -140,6 +152,28 @@ class Transition:
     info: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Demonstration:
+    """One whole episode of the trial's task played by the family's oracle, shown to the agent before
+    it plays (the ``few-shot-demos`` protocol).
+
+    Attributes:
+        transitions: every step, in order, as the agent would have observed it.
+        env_seed: the ``reset`` seed of the episode (never one of the trial's own episodes).
+        noise: standard deviation of the Gaussian noise added to each oracle action, in units of half
+            the action box's width (0: the oracle's own actions); noisy actions are clipped to the box.
+    """
+
+    transitions: tuple[Transition, ...]
+    env_seed: int
+    noise: float
+
+    @property
+    def ret(self) -> float:
+        """The demonstration's undiscounted return."""
+        return float(sum(t.reward for t in self.transitions))
+
+
 @runtime_checkable
 class Agent(Protocol):
     """What the evaluation harness calls. Subclass :class:`AgentBase` to get no-op defaults."""
@@ -178,6 +212,16 @@ class AgentBase:
 
     def end_episode(self, adaptation: bool) -> None:
         """Nothing to update."""
+
+    def observe_demonstration(self, demonstration: Demonstration) -> None:
+        """Ignore the demonstration (the optional hook: an agent that keeps this no-op is evaluated
+        as if shown no demonstrations, see :func:`takes_demonstrations`)."""
+
+
+def takes_demonstrations(agent: object) -> bool:
+    """Whether ``agent`` has its own ``observe_demonstration`` hook (not :class:`AgentBase`'s no-op)."""
+    hook = getattr(type(agent), "observe_demonstration", None)
+    return callable(hook) and hook is not AgentBase.observe_demonstration
 
 
 class PrivilegedAgent(AgentBase):

@@ -26,6 +26,7 @@ from tasksuite.core.task import Task
 from tasksuite.evaluation import references as refs
 from tasksuite.evaluation.agent import AdaptationBudget, accepts_gradient_steps, declared_budget
 from tasksuite.evaluation.agents import Factory, spec_of
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS, check_demonstrations
 from tasksuite.evaluation.protocols import (
     AGENT_PROTOCOLS,
     ALL_AGENT_PROTOCOLS,
@@ -35,6 +36,7 @@ from tasksuite.evaluation.protocols import (
     DEFAULT_SEEDS,
     DEFAULT_SWEEP_EPISODES,
     DEFAULT_SWEEP_GRADIENT_STEPS,
+    DEMO_PROTOCOL,
     PROTOCOLS,
     Sweep,
     UnitJob,
@@ -66,7 +68,8 @@ def resolve_benchmark(benchmark: str | os.PathLike[str] | Benchmark, split_seed:
 
 def expand_protocols(protocols: str | Sequence[str], with_trainer: bool) -> list[str]:
     """``"all"`` means multi-task, meta-test and ood-sweep, plus transfer when a trainer is given (the
-    adaptation sweep, several meta-tests in one, is asked for by name)."""
+    adaptation sweep, several meta-tests in one, and few-shot-demos, whose numbers are not
+    self-exploration, are asked for by name)."""
     chosen = [protocols] if isinstance(protocols, str) else list(protocols)
     if "all" in chosen:
         chosen = [*ALL_AGENT_PROTOCOLS, *(["transfer"] if with_trainer else [])]
@@ -135,6 +138,8 @@ def evaluate(
     sweep_episodes: Sequence[int] = DEFAULT_SWEEP_EPISODES,
     sweep_gradient_steps: Sequence[int] | None = None,
     sweep_ood: Sequence[str] = (),
+    demonstrations: Sequence[int] = DEFAULT_DEMONSTRATIONS,
+    demo_noise: float = 0.0,
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
@@ -149,7 +154,7 @@ def evaluate(
             importable module-level callable; called with ``agent_kwargs`` once per unit.
         benchmark: a registered name, a split manifest path or a :class:`Benchmark`.
         protocols: ``"multi-task"``, ``"meta-test"``, ``"ood-sweep"``, ``"adaptation-sweep"``,
-            ``"transfer"``, a list of them, or ``"all"``.
+            ``"transfer"``, ``"few-shot-demos"``, a list of them, or ``"all"`` (the first three and transfer).
         trainer: factory of a :class:`~tasksuite.evaluation.protocols.Trainer`
             (transfer protocol), called with ``trainer_kwargs``.
         budget: the transfer protocol's training budget per task, in env steps.
@@ -166,6 +171,9 @@ def evaluate(
         sweep_gradient_steps: its numbers of test-time gradient steps, at the run's K; ``None``:
             0-3 when the agent takes another number (``set_gradient_steps``), none otherwise.
         sweep_ood: OOD levels the adaptation sweep covers besides the test tasks.
+        demonstrations: few-shot-demos: the numbers D of oracle demonstrations swept.
+        demo_noise: few-shot-demos: std of the Gaussian noise on the demonstrations' actions, in
+            units of half the action box's width (:mod:`tasksuite.evaluation.demonstrations`).
         workers: local worker processes (default: one per CPU core; 1 runs in this process). Workers
             re-import the main script: called at a script's top level, outside ``if __name__ ==
             "__main__":``, the default runs in this process (with a warning) and ``workers > 1`` is an error.
@@ -173,8 +181,8 @@ def evaluate(
         progress: show progress bars.
     """
     chosen = expand_protocols(protocols, trainer is not None)
-    if agent is None and any(p in AGENT_PROTOCOLS for p in chosen):
-        raise TasksuiteError(f"protocols {[p for p in chosen if p in AGENT_PROTOCOLS]} need an agent factory")
+    if agent is None and any(p != "transfer" for p in chosen):
+        raise TasksuiteError(f"protocols {[p for p in chosen if p != 'transfer']} need an agent factory")
     if trainer is None and "transfer" in chosen:
         raise TasksuiteError("the transfer protocol needs a trainer factory (train(tasks, budget, seed) -> agent)")
     agent_factory = Factory(spec_of(agent), dict(agent_kwargs or {})) if agent is not None else None
@@ -223,6 +231,7 @@ def evaluate(
         # The run's K (the trained one, unless another was asked for) is always a point of the curve.
         episodes = tuple(sorted({*_counts("sweep_episodes", sweep_episodes, 0), adaptation["episodes"]}))
         sweep = Sweep(episodes, steps, ("test", *dict.fromkeys(sweep_ood)))
+    demonstrations, demo_noise = check_demonstrations(demonstrations, demo_noise)
 
     runner = Runner(backend, workers)  # before any file is written: a missing Ray fails here
     results = ResultsDir(out)
@@ -254,17 +263,19 @@ def evaluate(
         "seeds": seeds,
         "max_tasks": max_tasks,
         "reference_episodes": reference_episodes,
+        # Only in a few-shot-demos run's config: the folders of the other protocols resume unchanged.
+        **({"demonstrations": list(demonstrations), "demo_noise": demo_noise} if DEMO_PROTOCOL in chosen else {}),
         "workers": workers,
         "backend": backend,
     }
-    units = plan_units(bench, chosen, seeds, adaptation["episodes"], max_tasks, sweep)
+    units = plan_units(bench, chosen, seeds, adaptation["episodes"], max_tasks, sweep, demonstrations)
     tasks = list(dict.fromkeys(task for unit in units for task in unit.tasks))
     with results.claim(), runner:
         results.prepare(config)
         references = _references(runner, bench.family, tasks, reference_episodes, progress)
         results.save_references({task.id: references[task.id].to_dict() for task in tasks})
         jobs = [
-            UnitJob(unit, bench, eval_episodes, agent_factory, trainer_factory, budget)
+            UnitJob(unit, bench, eval_episodes, agent_factory, trainer_factory, budget, demo_noise)
             for unit in units
             if not results.is_finished(unit.key)
         ]

@@ -1,18 +1,28 @@
 """The evaluation protocols and the units of work they consist of.
 
-=============  ==========================================  ==========================================
-protocol       tasks                                       each (task, seed) unit
-=============  ==========================================  ==========================================
-multi-task     the training tasks                          E evaluation episodes, no adaptation
-meta-test      the test tasks                              K adaptation episodes, then E evaluation
-ood-sweep      the test tasks and every OOD level's tasks  as meta-test: score vs distance
-adaptation-    the test tasks (and chosen OOD levels)      as meta-test, once for every K of a list
-sweep                                                      (and every number of test-time gradient
-                                                           steps, where the agent takes another)
-transfer       the training tasks                          a trainer's agent trained on all tasks, and
-                                                           one trained on each task alone (same
-                                                           per-task budget), each evaluated E episodes
-=============  ==========================================  ==========================================
+==============  ==========================================  ==========================================
+protocol        tasks                                       each (task, seed) unit
+==============  ==========================================  ==========================================
+multi-task      the training tasks                          E evaluation episodes, no adaptation
+meta-test       the test tasks                              K adaptation episodes, then E evaluation
+ood-sweep       the test tasks and every OOD level's tasks  as meta-test: score vs distance
+adaptation-     the test tasks (and chosen OOD levels)      as meta-test, once for every K of a list
+sweep                                                       (and every number of test-time gradient
+                                                            steps, where the agent takes another)
+transfer        the training tasks                          a trainer's agent trained on all tasks, and
+                                                            one trained on each task alone (same
+                                                            per-task budget), each evaluated E episodes
+few-shot-demos  the test tasks and every OOD level's tasks  for each D of the sweep: D oracle
+                                                            demonstrations of the task shown first,
+                                                            then E evaluation episodes (no adaptation
+                                                            episodes: D = 0 is meta-test with K = 0)
+==============  ==========================================  ==========================================
+
+``"all"`` means the first three: the adaptation sweep (several meta-tests in one) and few-shot-demos
+are asked for by name. few-shot-demos numbers are not self-exploration: its records carry
+``demonstrations`` and their variant is ``demos-<D>``, so no summary of another protocol ever counts
+them. An agent without the optional ``observe_demonstration`` hook is evaluated as if D were 0 at
+every D (``demonstrations_shown`` 0 in its records), and the report says so.
 
 A *unit* is the smallest piece of work saved on its own: one agent, one task
 (or, for the all-task transfer agent, one task set), one seed. Units run in
@@ -30,13 +40,15 @@ from typing import Any, Protocol, runtime_checkable
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.task import Task
-from tasksuite.evaluation.agent import Agent, accepts_gradient_steps, is_privileged
+from tasksuite.evaluation.agent import Agent, accepts_gradient_steps, is_privileged, takes_demonstrations
 from tasksuite.evaluation.agents import Factory, as_agent
+from tasksuite.evaluation.demonstrations import DEFAULT_DEMONSTRATIONS, make_demonstrations
 from tasksuite.evaluation.trial import run_trial
 
-PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "adaptation-sweep", "transfer")
-AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "adaptation-sweep")
-#: What ``"all"`` runs with an agent: the adaptation sweep, several meta-tests in one, is asked for by name.
+DEMO_PROTOCOL = "few-shot-demos"
+PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "adaptation-sweep", "transfer", DEMO_PROTOCOL)
+AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep", "adaptation-sweep", DEMO_PROTOCOL)
+#: What ``"all"`` runs with an agent: the adaptation sweep and few-shot-demos are asked for by name.
 ALL_AGENT_PROTOCOLS: tuple[str, ...] = ("multi-task", "meta-test", "ood-sweep")
 
 DEFAULT_ADAPT_EPISODES = 2
@@ -98,6 +110,7 @@ class Unit:
         seed: the run seed.
         adapt_episodes: K, the adaptation episodes before evaluation.
         gradient_steps: the test-time gradient steps the agent is set to (sweep), ``None``: its own.
+        demonstrations: D, the demonstrations shown first (few-shot-demos), else ``None``.
     """
 
     kind: str
@@ -106,10 +119,11 @@ class Unit:
     seed: int
     adapt_episodes: int
     gradient_steps: int | None = None
+    demonstrations: int | None = None
 
     @property
     def key(self) -> str:
-        """Path-like unique name, e.g. ``test/navigation-0123abcd4567/seed0``."""
+        """Path-like unique name, e.g. ``test/navigation-0123abcd4567/seed0`` (``demos3/test/...`` for D = 3)."""
         if self.kind == "transfer-all":
             return f"transfer/all/seed{self.seed}"
         (task,) = self.tasks
@@ -117,6 +131,8 @@ class Unit:
         if self.kind == "sweep":
             steps = "" if self.gradient_steps is None else f"-G{self.gradient_steps}"
             where = f"sweep/K{self.adapt_episodes}{steps}/{self.split}"
+        if self.demonstrations is not None:
+            where = f"demos{self.demonstrations}/{where}"
         return f"{where}/{task.id}/seed{self.seed}"
 
 
@@ -130,6 +146,7 @@ class UnitJob:
     agent: Factory | None = None
     trainer: Factory | None = None
     budget: int = 0
+    demo_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,7 @@ def splits_of(protocol: str, benchmark: Benchmark) -> list[str]:
         return ["train"]
     if protocol == "meta-test":
         return ["test"]
-    if protocol == "ood-sweep":
+    if protocol in ("ood-sweep", DEMO_PROTOCOL):
         return ["test", *benchmark.splits.ood_levels]
     raise TasksuiteError(f"protocol {protocol!r} has no agent splits; they are {', '.join(ALL_AGENT_PROTOCOLS)}")
 
@@ -160,8 +177,10 @@ def plan_units(
     adapt_episodes: int,
     max_tasks: int | None = None,
     sweep: Sweep | None = None,
+    demonstrations: Sequence[int] = DEFAULT_DEMONSTRATIONS,
 ) -> list[Unit]:
-    """Every unit the given protocols need, without duplicates (meta-test and ood-sweep share the test split)."""
+    """Every unit the given protocols need, without duplicates (meta-test and ood-sweep share the test split);
+    few-shot-demos plans one trial unit per D of ``demonstrations`` for each (task, seed)."""
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
         raise TasksuiteError(f"unknown protocol(s) {unknown}; protocols are {', '.join(PROTOCOLS)}")
@@ -186,11 +205,13 @@ def plan_units(
                         units.update((unit.key, unit) for unit in planned)
             continue
         for split in splits_of(protocol, benchmark):
-            k = 0 if protocol == "multi-task" else adapt_episodes
+            k = 0 if protocol in ("multi-task", DEMO_PROTOCOL) else adapt_episodes
+            counts: Sequence[int | None] = demonstrations if protocol == DEMO_PROTOCOL else (None,)
             for task in benchmark.tasks(split)[:max_tasks]:
                 for seed in range(seeds):
-                    unit = Unit("trial", split, (task,), seed, k)
-                    units.setdefault(unit.key, unit)
+                    for count in counts:
+                        unit = Unit("trial", split, (task,), seed, k, demonstrations=count)
+                        units.setdefault(unit.key, unit)
     return list(units.values())
 
 
@@ -227,7 +248,19 @@ def run_unit(job: UnitJob) -> UnitOutcome:
 
 def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list[dict[str, Any]]:
     unit = job.unit
-    episodes = run_trial(agent, job.benchmark, task, unit.seed, unit.adapt_episodes, job.eval_episodes)
+    shown: list = []
+    demonstrated: dict[str, Any] = {}
+    if unit.demonstrations is not None:
+        count = unit.demonstrations if takes_demonstrations(agent) else 0
+        shown = make_demonstrations(job.benchmark, task, unit.seed, count, job.demo_noise)
+        variant = f"demos-{unit.demonstrations}"
+        demonstrated = {
+            "demonstrations": unit.demonstrations,
+            "demonstrations_shown": count,
+            "demo_noise": job.demo_noise,
+            "demo_source": "oracle",
+        }
+    episodes = run_trial(agent, job.benchmark, task, unit.seed, unit.adapt_episodes, job.eval_episodes, shown)
     where = {
         "unit": unit.key,
         "variant": variant,
@@ -240,5 +273,6 @@ def _trial_records(job: UnitJob, agent: Agent, task: Task, variant: str) -> list
         "adapt_episodes": unit.adapt_episodes,
         "gradient_steps": unit.gradient_steps,
         "privileged": is_privileged(agent),
+        **demonstrated,
     }
     return [{**where, **episode.to_dict()} for episode in episodes]

@@ -23,6 +23,7 @@ import numpy as np
 
 from tasksuite.core.errors import IntegrityError
 from tasksuite.core.io import atomic_write, atomic_write_json, atomic_write_text
+from tasksuite.evaluation.protocols import DEMO_PROTOCOL
 from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.results import ResultsDir, to_jsonl
 from tasksuite.evaluation.scores import CONFIDENCE, aggregate, is_degenerate, normalize, robustness
@@ -50,6 +51,9 @@ def summarize(
             continue
         if protocol == "adaptation-sweep":
             sections[protocol] = sweep_summary(records, config)
+            continue
+        if protocol == DEMO_PROTOCOL:
+            sections[protocol] = demonstration_summary(config, records)
             continue
         splits = ["train"] if protocol == "multi-task" else ["test"]
         if protocol == "ood-sweep":
@@ -189,6 +193,30 @@ def sweep_summary(records: Records, config: Mapping[str, Any]) -> dict[str, Any]
         ]
         splits[split] = {"episodes": episodes, "gradient_steps": steps}
     return {"adapt_episodes": k, "trained": config["adaptation"]["declared"], "splits": splits}
+
+
+def demo_split(split: str, count: int) -> str:
+    """The name of one (split, D) cell of the few-shot-demos summary, e.g. ``"test, D=3"``."""
+    return f"{split}, D={count}"
+
+
+def demonstration_summary(config: Mapping[str, Any], records: Records) -> dict[str, Any]:
+    """The few-shot-demos section: one split aggregate per (split, D), named by :func:`demo_split`, and
+    whether the agent took the demonstrations (``None`` before any unit finished; ``False``: it has no
+    ``observe_demonstration`` hook, so every D was evaluated as D = 0)."""
+    counts = config["demonstrations"]
+    splits = {
+        demo_split(split, count): split_summary(records, split, f"demos-{count}")
+        for split in ["test", *config["ood_levels"]]
+        for count in counts
+    }
+    shown = [r["demonstrations_shown"] == r["demonstrations"] for r in records if "demonstrations" in r]
+    return {
+        "demonstrations": list(counts),
+        "noise": config["demo_noise"],
+        "agent_takes_demonstrations": all(shown) if shown else None,
+        "splits": splits,
+    }
 
 
 def _transfer_summary(records: Records) -> dict[str, Any]:
@@ -554,7 +582,8 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
     adaptation = config.get("adaptation") or {}
     if adaptation.get("notice"):
         lines += [f"> **Adaptation budget**: {adaptation['notice']}.", ""]
-    lines += [interpretation([MethodNumbers.from_summary(summary, config)]), ""]
+    if set(config["protocols"]) != {DEMO_PROTOCOL}:  # the interpretation reads the self-exploration protocols
+        lines += [interpretation([MethodNumbers.from_summary(summary, config)]), ""]
     settings = [
         ("agent", f"`{config['agent']}` {config['agent_kwargs'] or ''}" if config["agent"] else "none"),
         ("benchmark", f"`{config['benchmark']}` ({config['setting']} setting, split seed {config['split_seed']})"),
@@ -582,6 +611,7 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
         "ood-sweep": "OOD sweep: meta-test on each out-of-distribution level",
         "adaptation-sweep": "Adaptation sweep: the score as a function of the adaptation budget",
         "transfer": "Transfer: one agent trained on all tasks vs one per task",
+        DEMO_PROTOCOL: "Few-shot demonstrations: D oracle demonstrations, then evaluation",
     }
     shown: set[str] = set()
     for protocol, section in summary["protocols"].items():
@@ -590,6 +620,8 @@ def markdown(summary: dict[str, Any], config: dict[str, Any], plots: dict[str, s
             lines += transfer_lines(section)
         elif protocol == "adaptation-sweep":
             lines += sweep_lines(section)
+        elif protocol == DEMO_PROTOCOL:
+            lines += demonstration_lines(section, config) + _split_lines(section)
         else:
             lines += _split_lines(section)
         if section.get("robustness"):
@@ -703,6 +735,24 @@ def _split_lines(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def demonstration_lines(section: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """What the few-shot-demos scores are (and are not), above their table."""
+    noise = f"with Gaussian action noise of {section['noise']:g} half-widths" if section["noise"] else "noise-free"
+    lines = [
+        f"> **Demonstrations were given**: before its {config['eval_episodes']} evaluation episode(s) on a task the "
+        f"agent was shown D of the oracle's episodes of that task ({noise}), and no adaptation episodes. "
+        "These scores measure learning from demonstrations, not self-exploration.",
+        "",
+    ]
+    if section["agent_takes_demonstrations"] is False:
+        lines += [
+            "> The agent has no `observe_demonstration` hook: it was shown nothing, and every D was evaluated "
+            "as D = 0.",
+            "",
+        ]
+    return lines
+
+
 def transfer_lines(section: dict[str, Any]) -> list[str]:
     """Markdown lines of a transfer summary: the aggregates and the per-task table."""
     lines = []
@@ -736,10 +786,11 @@ _PLOTS_OF = {
     "ood-sweep": ["adaptation", "ood"],
     "adaptation-sweep": ["sweep"],
     "transfer": ["transfer"],
+    DEMO_PROTOCOL: ["demonstrations"],
 }
 
 
-_PLOT_NAMES = ("adaptation", "ood", "sweep", "transfer")
+_PLOT_NAMES = ("adaptation", "ood", "sweep", "transfer", "demonstrations")
 
 
 def draw_plots(summary: dict[str, Any], config: dict[str, Any], results: ResultsDir) -> dict[str, str]:
@@ -782,7 +833,38 @@ def report_figures(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dic
     if protocols.get("transfer", {}).get("tasks"):
         figures["transfer"] = transfer_figure(Figure(figsize=(6.4, 4.2)), protocols["transfer"], style)
         figures["transfer"].axes[0].set_title(f"{title}: transfer per task")
+    if any(protocols.get(DEMO_PROTOCOL, {}).get("splits", {}).values()):
+        figures["demonstrations"] = demonstration_figure(
+            Figure(figsize=(6.4, 4.2)), protocols[DEMO_PROTOCOL], ["test", *config["ood_levels"]], style
+        )
+        figures["demonstrations"].axes[0].set_title(f"{title}: score vs demonstrations")
     return figures
+
+
+def demonstration_figure(figure: Any, section: Mapping[str, Any], splits: Sequence[str], style: MethodStyle) -> Any:
+    """Score (IQM, 95% CI) vs the number of demonstrations D, one line per split (test, then each OOD level)."""
+    ax = figure.subplots()
+    for split, linestyle in zip(splits, SPLIT_LINESTYLES, strict=False):
+        points = [(d, section["splits"][demo_split(split, d)]) for d in section["demonstrations"]]
+        points = [(d, agg) for d, agg in points if agg]
+        if not points:
+            continue
+        counts, aggs = [d for d, _ in points], [agg for _, agg in points]
+        ax.errorbar(
+            counts,
+            [a["iqm"] for a in aggs],
+            yerr=[[a["iqm"] - a["low"] for a in aggs], [a["high"] - a["iqm"] for a in aggs]],
+            color=style.color,
+            marker=style.marker,
+            linestyle=linestyle,
+            capsize=3,
+            label=split,
+        )
+    draw_references(ax)
+    ax.set(xlabel="oracle demonstrations shown (D)", ylabel="normalized score")
+    ax.set_xticks(list(section["demonstrations"]))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0), title=style.label, title_fontsize=8)
+    return figure
 
 
 def save_png(figure: Any, path: Path) -> None:

@@ -1,5 +1,8 @@
 """One trial: an agent meets one task, adapts for K episodes, then is evaluated for E episodes.
 
+In the ``few-shot-demos`` protocol the agent is first shown the trial's demonstrations
+(:mod:`tasksuite.evaluation.demonstrations`), through its optional ``observe_demonstration`` hook.
+
 Every seed in a trial derives from ``(task id, seed, episode index)`` by
 hashing (:func:`derive_seed`), so a trial is reproducible on its own: it does
 not matter which process runs it, in which order, or whether the run was
@@ -9,12 +12,13 @@ interrupted and resumed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.task import Task, canonical_json
-from tasksuite.evaluation.agent import Agent, AgentBase, TaskContext, is_privileged
+from tasksuite.evaluation.agent import Agent, AgentBase, Demonstration, TaskContext, is_privileged
 from tasksuite.evaluation.rollout import run_episode
 
 
@@ -61,8 +65,12 @@ def run_trial(
     seed: int,
     adapt_episodes: int,
     eval_episodes: int,
+    demonstrations: Sequence[Demonstration] = (),
 ) -> list[EpisodeRecord]:
     """Run one trial of ``agent`` on ``task`` and return one record per episode.
+
+    ``demonstrations`` are given to the agent's ``observe_demonstration`` hook after
+    ``begin_task`` and before the first episode (the agent must have the hook).
 
     The agent sees the task in its :class:`TaskContext` only where the
     benchmark's setting exposes it (multi-task) or the agent is a
@@ -80,6 +88,8 @@ def run_trial(
             seed=derive_seed("agent", task.id, seed),
         )
         agent.begin_task(context)
+        for demonstration in demonstrations:
+            agent.observe_demonstration(demonstration)  # type: ignore[attr-defined]  # an optional hook
         # An agent that ignores transitions (AgentBase's observe) is not handed one per step.
         observe = None if getattr(type(agent), "observe", None) is AgentBase.observe else agent.observe
         records = []
