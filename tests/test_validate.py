@@ -108,7 +108,7 @@ def test_quick_plan_is_maml_and_rl2_on_navigation_and_the_multitask_agent():
 def test_full_plan_has_every_meta_rl_baseline_on_every_meta_benchmark_with_its_seeds_and_a_held_out_seed():
     plan = full_plan()
     pairs = {(t.row.label, t.row.benchmark) for t in plan.trainings}
-    meta = {(m, b) for m in ("maml", "rl2", "pearl") for b in plan_module.META_BENCHMARKS}
+    meta = {(m, b) for m in plan_module.META_METHODS for b in plan_module.META_BENCHMARKS}
     assert meta <= pairs
     assert {b for label, b in pairs if label == "multitask"} == set(plan_module.MULTITASK_BENCHMARKS)
     assert ("maml-pretrained", "maml-navigation") in pairs  # the MAML paper's comparison
@@ -116,7 +116,8 @@ def test_full_plan_has_every_meta_rl_baseline_on_every_meta_benchmark_with_its_s
         seeds = sorted(t.seed for t in plan.trainings if (t.row.label, t.row.benchmark) == (label, bench))
         method = label.split("-")[0]
         assert seeds == [*range(plan_module.SEEDS[method]), plan_module.HELD_OUT_SEED]
-    assert plan_module.SEEDS["maml"] >= 5 and plan_module.SEEDS["rl2"] >= 5 and plan_module.SEEDS["pearl"] >= 3
+    assert plan_module.SEEDS["maml"] >= 5 and plan_module.SEEDS["rl2"] >= 5
+    assert plan_module.SEEDS["pearl"] >= 3 and plan_module.SEEDS["incontext"] >= 3
     for training in plan.trainings:
         meta_rl = training.row.method != "multitask" and not training.row.variant
         assert (training.control is not None) == meta_rl  # every meta-RL method beside its control
@@ -351,6 +352,17 @@ def test_every_meta_rl_job_has_its_adaptation_sweep_in_the_report(tiny_run):
         assert bool(sweep["gradient_steps"]) == label.startswith("maml"), label
     report = (out / "report.md").read_text()
     assert "## Adaptation budget at test time" in report and (out / "plots" / "sweep.png").exists()
+
+
+def test_every_row_with_ood_levels_reports_its_robustness(tiny_run):
+    _, summary = tiny_run
+    for m in (m for m in summary["methods"] if m["seeds"] and m["benchmark"] == "navigation-meta"):
+        found, splits = m["robustness"], m["splits"]
+        assert found["levels"] == 3 and found["distance_range"] == [
+            splits["test"]["distance"],
+            splits["far"]["distance"],
+        ]
+        assert found["auc_low"] <= found["auc"] <= found["auc_high"], m["label"]
 
 
 def test_one_validate_at_a_time_per_folder(tiny_run, tmp_path):

@@ -27,6 +27,7 @@ Two optional attributes tell the harness about an agent's adaptation:
   says when it is asked to use another. Every baseline checkpoint declares its budget.
 * ``set_gradient_steps(steps)``: a gradient-based agent that accepts another number of test-time
   gradient steps; the ``adaptation-sweep`` protocol then sweeps them as well.
+
 One more hook is optional: ``observe_demonstration(demonstration)``. In the
 ``few-shot-demos`` protocol the harness calls it after :meth:`Agent.begin_task`
 and before the first episode, once per :class:`Demonstration` of the trial's

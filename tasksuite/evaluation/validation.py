@@ -268,6 +268,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "env_steps": float(np.mean([r["env_steps"] for r in runs])) if runs else None,
         "train_s": float(np.mean([r["train_s"] for r in runs])) if runs else None,
         "splits": splits,
+        "robustness": _robustness(splits, matrices),
         "pre": _aggregate(matrices.get("pre")) if k else None,
         "control": None
         if not first["control"]
@@ -283,6 +284,20 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "runs": runs,
         "_test_matrix": test,
     }
+
+
+def _robustness(splits: Mapping[str, Any], matrices: Mapping[str, np.ndarray | None]) -> dict[str, Any] | None:
+    """Area under score vs distance and slope (:func:`~tasksuite.evaluation.scores.robustness`) over the
+    test tasks and the OOD levels, from every (training seed, task) score of each."""
+    from tasksuite.evaluation.scores import robustness
+
+    levels = [
+        (agg["distance"], matrices[split].ravel())
+        for split, agg in splits.items()
+        if split != "train" and agg is not None and matrices.get(split) is not None
+    ]
+    found = robustness(levels)
+    return found.to_dict() if found else None
 
 
 def row_label(row: Mapping[str, Any]) -> str:
@@ -559,9 +574,9 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         f"## {benchmark}",
         "",
         "| method | K | seeds | env steps / seed | training / seed | pre-adaptation | post-adaptation | control "
-        "| gain over control | OOD-near | OOD-far | success (test) | OOD distance (near / far) | new seed lands in "
-        "| held-out seed | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| gain over control | OOD-near | OOD-far | success (test) | OOD distance (near / far) | OOD area "
+        "| OOD slope | new seed lands in | held-out seed | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
     for m in methods:
@@ -569,7 +584,7 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         if not m["seeds"]:
             verdict = verdicts.get(m["label"], {}).get("reason") or _missing_reason(m)
             lines.append(
-                f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} |" + " — |" * 12 + f" {verdict} |"
+                f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} |" + " — |" * 14 + f" {verdict} |"
             )
             continue
         splits = m["splits"]
@@ -587,7 +602,7 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
             f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} | {m['env_steps']:,.0f} "
             f"| {_duration(m['train_s'])} | {_cell(m['pre'])} | **{_cell(main)}** | {_cell(control)} "
             f"| {_cell(m['gain'])} | {_cell(splits.get('near'))} | {_cell(splits.get('far'))} "
-            f"| {_success(main)} | {_distances(splits)} "
+            f"| {_success(main)} | {_distances(splits)} | {_robustness_cells(m['robustness'])} "
             f"| {'—' if expected is None else f'[{expected[0]:.3f}, {expected[1]:.3f}]'} | {held_text} | {status} |"
         )
         if m["control"]:
@@ -601,6 +616,16 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         if m["why"]:
             notes.append(f"{label_of(m['label'])}: {m['why']}.")
     return [*lines, "", *(f"- {n}" for n in notes), ""]
+
+
+def _robustness_cells(found: Mapping[str, Any] | None) -> str:
+    """``area [low, high] | slope [low, high]`` of an OOD sweep's robustness (see :func:`_robustness`)."""
+    if found is None:
+        return "— | —"
+    return (
+        f"{found['auc']:.3f} [{found['auc_low']:.3f}, {found['auc_high']:.3f}] "
+        f"| {found['slope']:+.3f} [{found['slope_low']:+.3f}, {found['slope_high']:+.3f}]"
+    )
 
 
 def _success(agg: dict[str, Any] | None) -> str:
