@@ -341,8 +341,8 @@ def acceptance(methods: Sequence[dict[str, Any]], planned: Mapping[str, Sequence
             verdicts.append(_verdict(label, m))
         passing = [v for v in verdicts if v["passed"]]
         passed: bool | None = len(passing) >= METHODS_TO_PASS and all(v["ood_far_lower"] for v in passing)
-        if not passed and any(v["passed"] is None for v in verdicts):
-            passed = None  # not decided yet: a method that has not run could still make it pass
+        if not passed and len(passing) + sum(v["passed"] is None for v in verdicts) >= METHODS_TO_PASS:
+            passed = None  # not decided yet: the methods that have not run could still make it pass
         checks.append({"benchmark": benchmark, "methods": verdicts, "passed": passed})
     return checks
 
