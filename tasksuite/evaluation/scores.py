@@ -86,6 +86,22 @@ class Aggregate:
         return asdict(self)
 
 
+def _percentile_bootstrap(samples: Sequence[np.ndarray], statistic: Any, seed: int) -> tuple[float, float]:
+    """The ``CONFIDENCE`` percentile interval of a vectorized ``statistic`` of independent ``samples``
+    (each resampled on its own), from ``RESAMPLES`` seeded resamples."""
+    result = _stats().bootstrap(
+        samples,
+        statistic,
+        vectorized=True,
+        paired=False,
+        confidence_level=CONFIDENCE,
+        n_resamples=RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def aggregate(scores_by_task: Mapping[str, Sequence[float]], seed: int = 0) -> Aggregate:
     """IQM and CI of per-task scores (each task: one score per run).
 
@@ -107,17 +123,9 @@ def aggregate(scores_by_task: Mapping[str, Sequence[float]], seed: int = 0) -> A
     else:
         data, method = [], SINGLE
     if data and np.ptp(flat) > 0:
-        result = _stats().bootstrap(
-            data,
-            lambda *s, axis=-1: iqm(np.concatenate(s, axis=axis), axis=axis),
-            vectorized=True,
-            paired=False,
-            confidence_level=CONFIDENCE,
-            n_resamples=RESAMPLES,
-            method="percentile",
-            rng=np.random.default_rng(seed),
+        low, high = _percentile_bootstrap(
+            data, lambda *s, axis=-1: iqm(np.concatenate(s, axis=axis), axis=axis), seed
         )
-        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     else:
         low = high = center
     return Aggregate(center, low, high, float(flat.mean()), len(samples), int(flat.size), method)
@@ -242,28 +250,10 @@ def robustness(levels: Sequence[tuple[float, Sequence[float]]], seed: int = 0) -
         return np.sum(y * centered, axis=-1) / np.sum(centered**2)
 
     samples = [v for _, v in chosen]
-    ends = {}
-    for name, statistic in (("auc", auc), ("slope", slope)):
-        if any(len(v) < 2 for v in samples) or all(np.ptp(v) == 0 for v in samples):
-            value = float(statistic(*samples))
-            ends[name] = (value, value)
-            continue
-        result = _stats().bootstrap(
-            samples,
-            statistic,
-            vectorized=True,
-            paired=False,
-            confidence_level=CONFIDENCE,
-            n_resamples=RESAMPLES,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-        ends[name] = (float(result.confidence_interval.low), float(result.confidence_interval.high))
-    return Robustness(
-        float(auc(*samples)),
-        *ends["auc"],
-        float(slope(*samples)),
-        *ends["slope"],
-        (float(distances[0]), float(distances[-1])),
-        len(chosen),
-    )
+    resampled = all(len(v) >= 2 for v in samples) and any(np.ptp(v) > 0 for v in samples)
+    figures = []
+    for statistic in (auc, slope):
+        value = float(statistic(*samples))
+        ends = _percentile_bootstrap(samples, statistic, seed) if resampled else (value, value)
+        figures += [value, *ends]
+    return Robustness(*figures, (float(distances[0]), float(distances[-1])), len(chosen))
