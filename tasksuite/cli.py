@@ -651,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--sweep-episodes",
-        type=_count_list,
+        type=_counts,
         default=DEFAULT_SWEEP_EPISODES,
         metavar="K,K,..",
         help="adaptation-sweep: the K values, the run's K always added "
@@ -659,7 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--sweep-gradient-steps",
-        type=_count_list,
+        type=_counts,
         default=None,
         metavar="G,G,..",
         help="adaptation-sweep: numbers of test-time gradient steps, at the run's K, for agents with "
@@ -920,17 +920,6 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
     return value
-
-
-def _count_list(text: str) -> tuple[int, ...]:
-    """``0,1,2,4``: distinct non-negative integers."""
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2,4, got {text!r}") from None
-    if any(v < 0 for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"expected distinct non-negative integers, got {text!r}")
-    return values
 
 
 def _positive_int(text: str) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 
 from tasksuite.core.errors import IntegrityError
 from tasksuite.core.io import atomic_write, atomic_write_json, atomic_write_text
+from tasksuite.evaluation.agent import AdaptationBudget
 from tasksuite.evaluation.protocols import DEMO_PROTOCOL
 from tasksuite.evaluation.references import Reference
 from tasksuite.evaluation.results import ResultsDir, to_jsonl
@@ -679,7 +680,11 @@ def sweep_lines(section: Mapping[str, Any]) -> list[str]:
     lines = [
         f"Each point is meta-test with that budget (same tasks and seeds); the run's K is "
         f"{section['adapt_episodes']}, "
-        + (f"the agent was trained for {_budget_text(trained)}." if trained else "the agent declares no budget."),
+        + (
+            f"the agent was trained for {AdaptationBudget(**trained).describe()}."
+            if trained
+            else "the agent declares no budget."
+        ),
         "",
     ]
     for split, points in section["splits"].items():
@@ -699,13 +704,6 @@ def sweep_lines(section: Mapping[str, Any]) -> list[str]:
             ]
             lines.append("")
     return lines
-
-
-def _budget_text(budget: Mapping[str, Any]) -> str:
-    text = f"K={budget['episodes']} adaptation episodes"
-    if budget.get("gradient_steps") is not None:
-        text += f", {budget['gradient_steps']} gradient step(s)"
-    return text
 
 
 def _split_lines(section: dict[str, Any]) -> list[str]:

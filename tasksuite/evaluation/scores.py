@@ -123,9 +123,7 @@ def aggregate(scores_by_task: Mapping[str, Sequence[float]], seed: int = 0) -> A
     else:
         data, method = [], SINGLE
     if data and np.ptp(flat) > 0:
-        low, high = _percentile_bootstrap(
-            data, lambda *s, axis=-1: iqm(np.concatenate(s, axis=axis), axis=axis), seed
-        )
+        low, high = _percentile_bootstrap(data, lambda *s, axis=-1: iqm(np.concatenate(s, axis=axis), axis=axis), seed)
     else:
         low = high = center
     return Aggregate(center, low, high, float(flat.mean()), len(samples), int(flat.size), method)

@@ -56,11 +56,12 @@ def _records(folder: Path) -> Records:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def _per_task(records: Records, split: str, episode: int | None = None) -> dict[str, float]:
-    """Per task, the mean normalized return of the evaluation episodes (or of episode index ``episode``)."""
+def _per_task(records: Records, split: str, episode: int | None = None, variant: str = "agent") -> dict[str, float]:
+    """Per task, the mean normalized return of the evaluation episodes (or of episode index ``episode``)
+    of the records of ``variant`` (the evaluated agent; ``"sweep"``: the adaptation sweep's trials)."""
     values: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        if r["split"] != split or r["variant"] != "agent" or r["normalized"] is None:
+        if r["split"] != split or r["variant"] != variant or r["normalized"] is None:
             continue
         if (episode is None and not r["adaptation"]) or (episode is not None and r["episode"] == episode):
             values[r["task_id"]].append(r["normalized"])
@@ -144,11 +145,11 @@ def sweep_scores(folder: Path) -> dict[str, Any] | None:
     if path.exists():
         return _read_json(path)
     config = _read_json(folder / "config.json")
-    records = [r for r in _records(folder) if r["split"] == "test" and r["variant"] == "sweep"]
+    records = _records(folder)
 
     def per_task(**fields: Any) -> dict[str, float]:
-        chosen = [{**r, "variant": "agent"} for r in records if all(r[k] == v for k, v in fields.items())]
-        return _per_task(chosen, "test")
+        chosen = [r for r in records if all(r.get(k) == v for k, v in fields.items())]
+        return _per_task(chosen, "test", variant="sweep")
 
     sweep = config["sweep"]
     scores = {
