@@ -144,6 +144,15 @@ def _step_scenario(family_name: str) -> Scenario:
     )
 
 
+def _stepping(subject: gym.vector.VectorEnv, reference: gym.vector.VectorEnv, num_envs: int) -> tuple[Call, Call]:
+    """Both vector envs reset with seed 0, then stepped each with its own stream of the same actions."""
+    for env in (subject, reference):
+        env.reset(seed=0)
+    actions = _actions(reference.single_action_space, num_envs)
+    reference_actions = _actions(reference.single_action_space, num_envs)
+    return (lambda: subject.step(next(actions))), (lambda: reference.step(next(reference_actions)))
+
+
 def _batched_scenario(family_name: str, num_envs: int) -> Scenario:
     family = tasksuite.get_family(family_name)
 
@@ -151,11 +160,7 @@ def _batched_scenario(family_name: str, num_envs: int) -> Scenario:
         tasks = _tasks(family_name, num_envs)
         batched = gym.make_vec(family.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", tasks=tasks)
         sync = gym.vector.SyncVectorEnv([functools.partial(family.make_env, task) for task in tasks])
-        batched.reset(seed=0)
-        sync.reset(seed=0)
-        actions = _actions(sync.single_action_space, num_envs)
-        reference_actions = _actions(sync.single_action_space, num_envs)
-        return (lambda: batched.step(next(actions))), (lambda: sync.step(next(reference_actions)))
+        return _stepping(batched, sync, num_envs)
 
     return Scenario(
         f"{family_name}/batched-{num_envs}",
@@ -223,12 +228,7 @@ def _sampled_vector_scenario(family_name: str) -> Scenario:
         make = functools.partial(
             gym.make_vec, family.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point"
         )
-        sampling, fixed = make(), make(tasks=_tasks(family_name, num_envs))
-        for each in (sampling, fixed):
-            each.reset(seed=0)
-        actions = _actions(fixed.single_action_space, num_envs)
-        reference_actions = _actions(fixed.single_action_space, num_envs)
-        return (lambda: sampling.step(next(actions))), (lambda: fixed.step(next(reference_actions)))
+        return _stepping(make(), make(tasks=_tasks(family_name, num_envs)), num_envs)
 
     return Scenario(
         f"{family_name}/batched-{num_envs}-sampled",

@@ -77,17 +77,15 @@ def fake_metaworld_python(tmp_path, rounds):
     return str(python)
 
 
+def _reaching_step_against_metaworld(out, python: str) -> list[str]:
+    """``tasksuite bench`` arguments: reaching's single step only, briefly, against the Meta-World of ``python``."""
+    quick = ["--family", "reaching", "--only", "reaching/step", "--seconds", "0.001", "--quiet"]
+    return ["bench", *quick, "--no-memory", "--no-start-up", "--json", str(out), "--metaworld-python", python]
+
+
 def test_metaworld_rounds_alternate_with_ours(tmp_path):
     out = tmp_path / "bench.json"
-    argv = ["bench", "--family", "reaching", "--only", "reaching/step", "--seconds", "0.001", "--quiet"]
-    argv += [
-        "--no-memory",
-        "--no-start-up",
-        "--json",
-        str(out),
-        "--metaworld-python",
-        fake_metaworld_python(tmp_path, 5),
-    ]
+    argv = _reaching_step_against_metaworld(out, fake_metaworld_python(tmp_path, 5))
     assert main(argv) == 0
     (row,) = json.loads(out.read_text())["metaworld"]
     assert row["what"] == "reaching step vs Meta-World reach-v3 step"
@@ -96,15 +94,7 @@ def test_metaworld_rounds_alternate_with_ours(tmp_path):
 
 def test_a_failing_metaworld_side_is_reported_and_ours_is_kept(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    argv = ["bench", "--family", "reaching", "--only", "reaching/step", "--seconds", "0.001", "--quiet"]
-    argv += [
-        "--no-memory",
-        "--no-start-up",
-        "--json",
-        str(out),
-        "--metaworld-python",
-        fake_metaworld_python(tmp_path, 2),
-    ]
+    argv = _reaching_step_against_metaworld(out, fake_metaworld_python(tmp_path, 2))
     assert main(argv) == 1
     report = json.loads(out.read_text())
     assert [m["name"] for m in report["measurements"]] == ["reaching/step"]
