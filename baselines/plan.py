@@ -34,6 +34,10 @@ META_METHODS = ("maml", "rl2", "pearl", "incontext")
 TRANSFER_MAX_TASKS = 10
 #: Training seeds of a row unless it says otherwise (the issue's statistics: >= 5 for MAML and
 #: RL², >= 3 for PEARL, whose SAC updates cost 20-50x more per env step), and the held-out seed.
+#: Methods whose final checkpoint also gets the few-shot-demos sweep (D = 0, 1, 3, 10 oracle
+#: demonstrations on the test tasks and every OOD level): the in-context agent beside RL², the same
+#: kind of adaptation (MAML and PEARL take demonstrations too: ``tasksuite evaluate --protocol few-shot-demos``).
+DEMONSTRATION_METHODS = ("rl2", "incontext")
 SEEDS = {"maml": 5, "rl2": 5, "pearl": 3, "incontext": 3, "multitask": 3}
 HELD_OUT_SEED = 100
 
@@ -114,7 +118,11 @@ TABLE: tuple[Row, ...] = (
         "maml-navigation",
         maml={"steps": 2_000_000},
         rl2={"steps": 2_000_000, "why": "horizon 100: twice navigation-meta's steps per trial"},
-        pearl={"steps": 300_000},
+        pearl={
+            "steps": 180_000,
+            "why": "navigation-meta's learning curve (3 seeds): 0.71 at 120k, 0.77 at 180k, 0.85 at 300k env steps; "
+            "180k is ~23 min a seed",
+        },
         incontext={"steps": 1_200_000, "why": "horizon 100: a 4-episode window of 400 steps; ~14 min by throughput"},
     ),
     Row(
@@ -198,6 +206,14 @@ class Training:
     def protocols(self) -> tuple[str, ...]:
         """The harness protocols of the evaluation."""
         return ("multi-task", "ood-sweep") if self.row.method == "multitask" else ("ood-sweep",)
+
+    @property
+    def final_protocols(self) -> tuple[str, ...]:
+        """Protocols of the final checkpoint run after the evaluation, each into its own folder: the
+        adaptation sweep for every meta-RL method, few-shot-demos for :data:`DEMONSTRATION_METHODS`."""
+        if self.row.method == "multitask":
+            return ()
+        return ("adaptation-sweep", *(("few-shot-demos",) if self.row.method in DEMONSTRATION_METHODS else ()))
 
     @property
     def control(self) -> Control | None:

@@ -12,7 +12,8 @@ with; the multi-task agent under the multi-task protocol and the ood-sweep, K = 
 control on the test tasks (same checkpoint, tasks and seeds, the mechanism removed), and every
 learning-curve snapshot on the test tasks; then, for the meta-RL methods, the adaptation sweep of
 the final checkpoint on the test tasks (K = 0, 1, 2, 4, 8, 16 and the trained K; MAML also 0-3
-test-time gradient steps). A transfer job runs the harness's transfer protocol.
+test-time gradient steps), and for RL² and the in-context agent its few-shot-demos sweep (D = 0, 1,
+3, 10 oracle demonstrations, test tasks and every OOD level). A transfer job runs the harness's transfer protocol.
 Jobs run side by side, one per worker process (local processes, or Ray with ``backend="ray"``),
 each on one torch thread.
 
@@ -25,7 +26,8 @@ each on one torch thread.
                              trained.json (env steps, wall-clock) once the budget is spent
       evaluations/<job>/     the harness's results folder of the trained agent; control/ and
                              curve/<env steps>/ beside it; evaluated.json once all are finished;
-                             sweep/ (adaptation-sweep protocol) and swept.json once it is
+                             sweep/ (adaptation-sweep protocol) and swept.json once it is;
+                             demos/ (few-shot-demos) and demonstrated.json once it is
       transfer/<benchmark>/  the harness's results folder of the transfer protocol
       errors/<job>.json      a job that raised, with its traceback (removed when it later succeeds)
       sessions.json          command, part of the plan, wall-clock, cores and load of every session
@@ -63,7 +65,7 @@ from tasksuite.core.io import atomic_write_json
 from tasksuite.evaluation.agents import Factory
 from tasksuite.evaluation.harness import evaluate
 from tasksuite.evaluation.runner import Runner
-from tasksuite.evaluation.validation import CONTROL, CURVE, EVALUATED, SWEEP, SWEPT, TRAINED, write_report
+from tasksuite.evaluation.validation import CONTROL, CURVE, EVALUATED, FINAL_EVALUATIONS, TRAINED, write_report
 
 __all__ = ["Job", "Plan", "Training", "Transfer", "full_plan", "quick_plan", "run_job", "validate"]
 
@@ -97,7 +99,8 @@ def run_job(job: Job) -> JobOutcome:
         if isinstance(job.work, Training):
             _train(job.out, job.work)
             _evaluate(job, job.work)
-            _sweep(job, job.work)
+            for protocol in job.work.final_protocols:
+                _final_evaluation(job, job.work, protocol)
         else:
             _transfer(job, job.work)
         return JobOutcome(job.work.name)
@@ -112,7 +115,7 @@ def finished(root: Path, work: Training | Transfer) -> bool:
         return (
             (root / "runs" / work.name / TRAINED).exists()
             and (folder / EVALUATED).exists()
-            and (not sweeps(work) or (folder / SWEPT).exists())
+            and all((folder / FINAL_EVALUATIONS[protocol][1]).exists() for protocol in work.final_protocols)
         )
     return (root / "transfer" / work.benchmark / EVALUATED).exists()
 
@@ -177,21 +180,19 @@ def _evaluate(job: Job, training: Training) -> None:
     atomic_write_json(folder / EVALUATED, {"wall_s": time.perf_counter() - start})
 
 
-def sweeps(training: Training) -> bool:
-    """Whether a training's checkpoint gets the adaptation sweep: every meta-RL method's does."""
-    return training.row.method != "multitask"
-
-
-def _sweep(job: Job, training: Training) -> None:
-    """The final checkpoint's adaptation sweep on the test tasks (the harness's defaults: K = 0, 1, 2,
-    4, 8, 16 and the trained K; 0-3 gradient steps for MAML, the one baseline that takes them)."""
+def _final_evaluation(job: Job, training: Training, protocol: str) -> None:
+    """The final checkpoint under ``protocol`` (:attr:`Training.final_protocols`), with the harness's
+    defaults: the adaptation sweep on the test tasks (K = 0, 1, 2, 4, 8, 16 and the trained K; 0-3
+    gradient steps for MAML, the one baseline that takes them), few-shot-demos on the test tasks and
+    every OOD level (D = 0, 1, 3, 10 oracle demonstrations)."""
+    where, marker = FINAL_EVALUATIONS[protocol]
     folder = job.out / "evaluations" / training.name
-    if not sweeps(training) or (folder / SWEPT).exists():
+    if (folder / marker).exists():
         return
     start = time.perf_counter()
     checkpoint = (job.out / "runs" / training.name).resolve() / CHECKPOINT
-    _harness(job, training, folder / SWEEP, checkpoint, ["adaptation-sweep"])
-    atomic_write_json(folder / SWEPT, {"wall_s": time.perf_counter() - start})
+    _harness(job, training, folder / where, checkpoint, [protocol])
+    atomic_write_json(folder / marker, {"wall_s": time.perf_counter() - start})
 
 
 def _transfer(job: Job, transfer: Transfer) -> None:
@@ -316,15 +317,20 @@ def _run(
 
 
 def _prepare(root: Path, plan: Plan) -> None:
-    """Check that ``root`` is new or holds a run of this plan (every training it holds is in the plan,
-    unchanged but for its row's ``why``; rows added since join it); save the plan."""
+    """Check that ``root`` is new or holds a run of this plan (every training it holds a run of is in
+    the plan, unchanged but for its row's ``why``; rows added since, and the settings of trainings not
+    started yet, may change); save the plan."""
     path = root / "plan.json"
     current = plan.to_dict()
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
         differing = sorted(k for k in set(saved) | set(current) if k != "trainings" and saved.get(k) != current.get(k))
         now = {t["name"]: _without_why(t) for t in current["trainings"]}
-        differing += sorted(t["name"] for t in saved.get("trainings", []) if now.get(t["name"]) != _without_why(t))
+        differing += sorted(
+            t["name"]
+            for t in saved.get("trainings", [])
+            if now.get(t["name"]) != _without_why(t) and (root / "runs" / t["name"]).exists()
+        )
         if differing:
             raise TasksuiteError(
                 f"{root} holds a validate run of another plan (it differs in {', '.join(differing)}); "

@@ -802,21 +802,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(
         "validate",
         help="train every baseline on its benchmarks, evaluate them with the harness, write one report",
-        description="Train the reference baselines and evaluate each trained agent with the evaluation harness, "
-        "then write one report (OUT/report.md with plots, OUT/summary.json). Full plan: the table in "
-        "tasksuite.baselines.plan: MAML, RL² and PEARL on every meta benchmark (navigation-meta, maml-navigation, "
-        "pearl-sparse-point, reaching-meta, warehouse-meta; 5 training seeds for MAML and RL², 3 for PEARL, plus "
-        "one held-out seed), the MAML paper's pretrained comparison on maml-navigation, and the multi-task agent "
-        "on the multi-task benchmarks with the transfer protocol. Each meta-RL agent is evaluated with the K "
-        "adaptation episodes it trains with on the test tasks and every OOD level, beside its control (MAML from "
-        "a random initialization, RL² with its memory cleared every episode, PEARL on the prior), and along "
-        "training (learning curves). The report gives two-level bootstrap intervals over training seeds and "
-        "tasks, gains over the controls, sample efficiency and the suite's acceptance per benchmark. Full plan: "
-        f"{FULL_PLAN_TIME}; run it in parts with --only, --benchmarks and --seeds into one OUT (each "
-        "part resumes, the report covers everything finished), or on a Ray cluster with --backend ray. --quick: "
-        "MAML and RL² on navigation-meta and the multi-task agent on navigation-multitask, one seed "
-        f"({QUICK_PLAN_TIME}). Running it again on the same OUT resumes: finished trainings and evaluation units "
-        "are skipped.",
+        description="Train the reference baselines and evaluate each trained agent with the evaluation harness, then "
+        "write one report (OUT/report.md with plots, OUT/summary.json). Full plan: the table in "
+        "tasksuite.baselines.plan: MAML, RL², PEARL and the in-context transformer on every meta benchmark "
+        "(navigation-meta, maml-navigation, pearl-sparse-point, reaching-meta, warehouse-meta; 5 training "
+        "seeds for MAML and RL², 3 for PEARL and the in-context agent, plus one held-out seed), the MAML "
+        "paper's pretrained comparison on maml-navigation, and the multi-task agent on the multi-task "
+        "benchmarks with the transfer protocol. Each meta-RL agent is evaluated with the K adaptation "
+        "episodes it trains with on the test tasks and every OOD level, beside its control (MAML from a "
+        "random initialization, RL² with its memory cleared every episode, PEARL on the prior, the in-context "
+        "agent without its context), along training (learning curves), at other adaptation budgets, and (RL², "
+        "in-context) with D = 0, 1, 3, 10 oracle demonstrations. The report gives two-level bootstrap "
+        "intervals over training seeds and tasks, gains over the controls, sample efficiency and the suite's "
+        f"acceptance per benchmark. Full plan: {FULL_PLAN_TIME}; run it in parts with --only, --benchmarks and "
+        "--seeds into one OUT (each part resumes, the report covers everything finished), or on a Ray cluster "
+        "with --backend ray. --quick: MAML and RL² on navigation-meta and the multi-task agent on "
+        f"navigation-multitask, one seed ({QUICK_PLAN_TIME}). Running it again on the same OUT resumes: "
+        "finished trainings and evaluation units are skipped.",
         epilog=f"Needs torch ({INSTALL_TORCH}). Exit status 1 when a job failed or could not run.",
     )
     sub.add_argument("--quick", action="store_true", help=f"the quick plan ({QUICK_PLAN_TIME})")
@@ -831,8 +833,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         default=None,
         metavar="METHOD[,...]",
-        help="run only these methods' jobs (maml, rl2, pearl, multitask; a control trained of its own, such as "
-        "MAML's pretrained policy, goes with its method); the report covers everything finished in OUT",
+        help="run only these methods' jobs (maml, rl2, pearl, incontext, multitask; a control trained of its "
+        "own, such as MAML's pretrained policy, goes with its method); the report covers everything finished in OUT",
     )
     sub.add_argument(
         "--benchmarks",

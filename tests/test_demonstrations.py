@@ -122,9 +122,10 @@ def test_few_shot_demos_resumes_and_refuses_another_sweep(tmp_path):
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        ({"demonstrations": [1, -2]}, r"demonstrations=\[1, -2\].*integer >= 0.*\[-2\]"),
+        ({"demonstrations": [1, -2]}, r"demonstrations must be an integer >= 0, got -2"),
+        ({"demonstrations": [3, 1, 3]}, r"demonstrations=\[3, 1, 3\] repeats a value"),
         ({"demonstrations": []}, r"demonstrations=\[\].*non-empty list"),
-        ({"demonstrations": "3"}, r"demonstrations='3'.*list of counts"),
+        ({"demonstrations": "3"}, r"demonstrations='3'.*non-empty list of integers >= 0"),
         ({"demonstrations": [1.5]}, r"integer >= 0"),
         ({"demo_noise": -0.1}, r"demo_noise=-0.1.*finite number >= 0"),
         ({"demo_noise": float("nan")}, r"demo_noise=nan"),

@@ -344,6 +344,17 @@ def test_a_row_added_to_the_plan_joins_the_folder_and_a_changed_one_is_refused(t
         validate(Plan("tiny", (changed, second), max_tasks=2), out, workers=1, progress=False)
 
 
+def test_a_training_not_started_yet_may_change_its_settings(tmp_path):
+    out = tmp_path / "part"
+    first, second = TINY.trainings[0], TINY.trainings[1]
+    validate(Plan("tiny", (first, second), max_tasks=2), out, workers=1, progress=False, seeds=1)
+    assert not (out / "runs" / second.name).exists()
+    retuned = dataclasses.replace(second, row=dataclasses.replace(second.row, steps=(second.row.steps or 0) + 800))
+    validate(Plan("tiny", (first, retuned), max_tasks=2), out, workers=1, progress=False, seeds=1)
+    saved = {t["name"]: t["row"]["steps"] for t in json.loads((out / "plan.json").read_text())["trainings"]}
+    assert saved[second.name] == retuned.row.steps
+
+
 def test_every_meta_rl_job_has_its_adaptation_sweep_in_the_report(tiny_run):
     out, summary = tiny_run
     swept = {m["label"]: m["sweep"] for m in summary["methods"] if m["seeds"] and m["method"] != "multitask"}
@@ -354,6 +365,24 @@ def test_every_meta_rl_job_has_its_adaptation_sweep_in_the_report(tiny_run):
         assert bool(sweep["gradient_steps"]) == label.startswith("maml"), label
     report = (out / "report.md").read_text()
     assert "## Adaptation budget at test time" in report and (out / "plots" / "sweep.png").exists()
+
+
+def test_rl2_and_the_incontext_agent_get_the_few_shot_demos_sweep_on_every_split(tiny_run):
+    out, summary = tiny_run
+    shown = {m["label"]: m["demonstrations"] for m in summary["methods"] if m["seeds"]}
+    assert shown["rl2"] is not None and shown["maml"] is None and shown["multitask"] is None
+    demos = shown["rl2"]
+    assert demos["takes_demonstrations"] and list(demos["splits"]) == ["test", "near", "far"]
+    for points in demos["splits"].values():
+        assert [p["d"] for p in points] == [0, 1, 3, 10]
+    records = [
+        json.loads(line)
+        for line in (out / "evaluations" / "rl2-navigation-meta-seed0" / "demos" / "episodes.jsonl").open()
+    ]
+    assert {r["variant"] for r in records} == {"demos-0", "demos-1", "demos-3", "demos-10"}
+    assert all(r["demonstrations_shown"] == r["demonstrations"] for r in records)
+    report = (out / "report.md").read_text()
+    assert "## Few-shot adaptation from demonstrations" in report and (out / "plots" / "demos.png").exists()
 
 
 def test_every_row_with_ood_levels_reports_its_robustness(tiny_run):

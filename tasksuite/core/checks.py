@@ -22,6 +22,17 @@ def integer(name: str, value: object, minimum: int = 0, error: type[TasksuiteErr
     return int(value)
 
 
+def distinct_counts(name: str, values: object, minimum: int = 0) -> tuple[int, ...]:
+    """A non-empty list of distinct integers ``>= minimum``, sorted (a sweep's values: K, gradient
+    steps, demonstrations). A repeated value is refused rather than dropped: it is a typo."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise TasksuiteError(f"{name}={values!r}: expected a non-empty list of integers >= {minimum}")
+    checked = tuple(integer(name, value, minimum, TasksuiteError) for value in values)
+    if len(set(checked)) != len(checked):
+        raise TasksuiteError(f"{name}={list(values)!r} repeats a value; give each once")
+    return tuple(sorted(checked))
+
+
 def boolean(name: str, value: object, error: type[TasksuiteError] = InvalidTaskError) -> bool:
     """``value`` if it is a boolean (Python or NumPy); strings such as ``"false"`` are refused."""
     if not isinstance(value, (bool, np.bool_)):

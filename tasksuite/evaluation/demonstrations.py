@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tasksuite.core.benchmark import Benchmark
+from tasksuite.core.checks import distinct_counts
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.task import Task
 from tasksuite.evaluation.agent import Demonstration, Transition
@@ -37,18 +38,14 @@ def demonstration_seed(task: Task, seed: int, index: int) -> int:
 
 
 def check_demonstrations(counts: Sequence[int], noise: float) -> tuple[tuple[int, ...], float]:
-    """The demonstration counts (sorted, without duplicates) and noise level, checked.
+    """The demonstration counts (sorted; a repeated one is refused) and noise level, checked.
 
     Raises :class:`TasksuiteError` naming the parameter, the value and what is allowed.
     """
-    if isinstance(counts, str | bytes) or not isinstance(counts, Sequence) or not counts:
-        raise TasksuiteError(f"demonstrations={counts!r}: give a non-empty list of counts, e.g. [0, 1, 3, 10]")
-    wrong = [c for c in counts if type(c) is not int or c < 0]
-    if wrong:
-        raise TasksuiteError(f"demonstrations={list(counts)!r}: every count must be an integer >= 0, got {wrong}")
+    counts = distinct_counts("demonstrations", counts, 0)
     if type(noise) not in (int, float) or not math.isfinite(noise) or noise < 0:
         raise TasksuiteError(f"demo_noise={noise!r}: must be a finite number >= 0 (0: the oracle's own actions)")
-    return tuple(sorted(set(counts))), float(noise)
+    return counts, float(noise)
 
 
 def make_demonstrations(

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 import tasksuite
 from tasksuite.core.benchmark import Benchmark
-from tasksuite.core.checks import boolean, integer
+from tasksuite.core.checks import boolean, distinct_counts, integer
 from tasksuite.core.errors import TasksuiteError, UnknownNameError, did_you_mean
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.task import Task
@@ -107,16 +107,6 @@ def adaptation_settings(declared: AdaptationBudget | None, adapt_episodes: int |
         "declared": declared.to_dict() if declared is not None else None,
         "notice": notice,
     }
-
-
-def _counts(name: str, values: Sequence[int], low: int) -> tuple[int, ...]:
-    """A non-empty list of distinct integers >= ``low`` (a sweep's K values or gradient steps)."""
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-        raise TasksuiteError(f"{name}={values!r}: expected a non-empty list of integers >= {low}")
-    checked = tuple(integer(name, value, low, TasksuiteError) for value in values)
-    if len(set(checked)) != len(checked):
-        raise TasksuiteError(f"{name}={list(values)!r} repeats a value; give each once")
-    return tuple(sorted(checked))
 
 
 def evaluate(
@@ -227,9 +217,9 @@ def evaluate(
                 f"sweep_gradient_steps={list(sweep_gradient_steps)!r}: the agent of {agent_factory.spec!r} "
                 "takes no other number of gradient steps (it has no set_gradient_steps)"
             )
-        steps = _counts("sweep_gradient_steps", sweep_gradient_steps, 0) if sweep_gradient_steps else ()
+        steps = distinct_counts("sweep_gradient_steps", sweep_gradient_steps, 0) if sweep_gradient_steps else ()
         # The run's K (the trained one, unless another was asked for) is always a point of the curve.
-        episodes = tuple(sorted({*_counts("sweep_episodes", sweep_episodes, 0), adaptation["episodes"]}))
+        episodes = tuple(sorted({*distinct_counts("sweep_episodes", sweep_episodes, 0), adaptation["episodes"]}))
         sweep = Sweep(episodes, steps, ("test", *dict.fromkeys(sweep_ood)))
     demonstrations, demo_noise = check_demonstrations(demonstrations, demo_noise)
 

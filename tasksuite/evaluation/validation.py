@@ -35,8 +35,11 @@ from tasksuite.evaluation.report import (
 )
 from tasksuite.evaluation.style import method_style
 
-TRAINED, EVALUATED, SWEPT = "trained.json", "evaluated.json", "swept.json"
-CONTROL, CURVE, SWEEP, SCORES = "control", "curve", "sweep", "scores.json"
+TRAINED, EVALUATED, SCORES = "trained.json", "evaluated.json", "scores.json"
+CONTROL, CURVE, SWEEP, DEMOS = "control", "curve", "sweep", "demos"
+#: The final checkpoint's extra evaluations: protocol -> (folder beside the evaluation, file marking it finished).
+FINAL_EVALUATIONS = {"adaptation-sweep": (SWEEP, "swept.json"), "few-shot-demos": (DEMOS, "demonstrated.json")}
+SWEPT, DEMONSTRATED = FINAL_EVALUATIONS["adaptation-sweep"][1], FINAL_EVALUATIONS["few-shot-demos"][1]
 #: The acceptance of the suite on a meta benchmark: post-adaptation test score a method must reach.
 PASS_SCORE = 0.6
 #: Sample efficiency: env steps until a seed's test score first reaches this.
@@ -163,20 +166,62 @@ def sweep_scores(folder: Path) -> dict[str, Any] | None:
     return scores
 
 
+def demo_scores(folder: Path) -> dict[str, Any] | None:
+    """Per split (test and every OOD level) and number D of demonstrations, per task, the evaluation
+    score of a job's few-shot-demos sweep (``folder/demos``); kept in ``demos/scores.json`` like
+    :func:`job_scores`. ``None`` when it has not finished."""
+    if not (folder.parent / DEMONSTRATED).exists():
+        return None
+    path = folder / SCORES
+    if path.exists():
+        return _read_json(path)
+    config = _read_json(folder / "config.json")
+    records = _records(folder)
+    scores = {
+        # False: the agent has no observe_demonstration hook and was evaluated as if D were 0.
+        "takes_demonstrations": any(r["demonstrations_shown"] for r in records),
+        "splits": {
+            split: {str(d): _per_task(records, split, variant=f"demos-{d}") for d in config["demonstrations"]}
+            for split in ["test", *config["ood_levels"]]
+        },
+    }
+    atomic_write_json(path, scores)
+    return scores
+
+
+def _pooled(per_seed: Sequence[Mapping[str, Mapping[str, float]]], key: str) -> list[dict[str, Any]]:
+    """``{value: {task: score}}`` of each training seed to a two-level aggregate per value (``key``: its name)."""
+    points = []
+    for v in sorted({int(v) for seed in per_seed for v in seed}):
+        agg = _aggregate(_matrix([seed[str(v)] for seed in per_seed if seed.get(str(v))]))
+        if agg is not None:
+            points.append({key: v, **agg})
+    return points
+
+
 def _sweep_summary(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The pooled training seeds' sweep: a two-level aggregate at every K and number of gradient steps."""
     if not per_seed:
         return None
-    points: dict[str, list[dict[str, Any]]] = {}
-    for kind, key in (("episodes", "k"), ("gradient_steps", "gradient_steps")):
-        values = sorted({int(v) for seed in per_seed for v in seed[kind]})
-        found = []
-        for v in values:
-            agg = _aggregate(_matrix([seed[kind][str(v)] for seed in per_seed if seed[kind].get(str(v))]))
-            if agg is not None:
-                found.append({key: v, **agg})
-        points[kind] = found
-    return {"trained": per_seed[0]["trained"], "seeds": len(per_seed), **points}
+    return {
+        "trained": per_seed[0]["trained"],
+        "seeds": len(per_seed),
+        "episodes": _pooled([seed["episodes"] for seed in per_seed], "k"),
+        "gradient_steps": _pooled([seed["gradient_steps"] for seed in per_seed], "gradient_steps"),
+    }
+
+
+def _demo_summary(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The pooled training seeds' few-shot-demos sweep: a two-level aggregate per split and D."""
+    if not per_seed:
+        return None
+    return {
+        "seeds": len(per_seed),
+        "takes_demonstrations": all(seed["takes_demonstrations"] for seed in per_seed),
+        "splits": {
+            split: _pooled([seed["splits"][split] for seed in per_seed], "d") for split in per_seed[0]["splits"]
+        },
+    }
 
 
 def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -192,6 +237,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
     split_facts: dict[str, list[dict[str, float]]] = defaultdict(list)
     adaptation: list[bool] = []
     swept: list[dict[str, Any]] = []
+    demonstrated: list[dict[str, Any]] = []
     for training in trainings:
         run, folder = root / "runs" / training["name"], root / "evaluations" / training["name"]
         trained, evaluated = _read_json(run / TRAINED), _read_json(folder / EVALUATED)
@@ -220,6 +266,9 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         sweep = sweep_scores(folder / SWEEP)
         if sweep is not None:
             swept.append(sweep)
+        demos = demo_scores(folder / DEMOS)
+        if demos is not None:
+            demonstrated.append(demos)
         for split, facts in job["splits"].items():
             scores[split].append(facts["tasks"])
             split_facts[split].append(facts)
@@ -282,6 +331,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "steps_to": _steps_to(runs, EFFICIENCY_SCORE),
         "curve": [point for point in curve if "iqm" in point],
         "sweep": _sweep_summary(swept),
+        "demonstrations": _demo_summary(demonstrated),
         "runs": runs,
         "_test_matrix": test,
     }
@@ -513,6 +563,7 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
         if name in plots:
             lines += [f"## {title}", "", f"![{title}]({plots[name]})", ""]
     lines += _sweep_section(summary["methods"], plots)
+    lines += _demos_section(summary["methods"], plots)
     lines += _efficiency_table(summary["methods"])
     lines += _seed_table(summary["methods"])
     for t in summary["transfers"]:
@@ -683,6 +734,35 @@ def _sweep_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) 
     return lines
 
 
+def _demos_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) -> list[str]:
+    shown = [m for m in methods if m.get("demonstrations")]
+    if not shown:
+        return []
+    ds = sorted({p["d"] for m in shown for points in m["demonstrations"]["splits"].values() for p in points})
+    lines = [
+        "## Few-shot adaptation from demonstrations",
+        "",
+        "The final checkpoint of each pooled training seed shown D demonstrations of each task by the "
+        "family's oracle before its evaluation episode, with no adaptation episode of its own (the "
+        "few-shot-demos protocol; intervals as above). These are not self-exploration scores: D = 0 is "
+        "meta-test with K = 0.",
+        "",
+        "| benchmark | method | seeds | split | " + " | ".join(f"D = {d}" for d in ds) + " |",
+        "|---|---|---|---|" + "---|" * len(ds),
+    ]
+    for m in shown:
+        demos = m["demonstrations"]
+        label = label_of(m["label"]) + ("" if demos["takes_demonstrations"] else " (no hook: D = 0 throughout)")
+        for split, points in demos["splits"].items():
+            by_d = {p["d"]: p for p in points}
+            cells = ["—" if d not in by_d else _cell(by_d[d]) for d in ds]
+            lines.append(f"| {m['benchmark']} | {label} | {demos['seeds']} | {split} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if "demos" in plots:
+        lines += [f"![Demonstrations]({plots['demos']})", ""]
+    return lines
+
+
 def _efficiency_table(methods: Sequence[dict[str, Any]]) -> list[str]:
     rows = [m for m in methods if m["learning"]]
     if not rows:
@@ -747,6 +827,11 @@ def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
         "adaptation": ([m for m in methods if m["curve"]], _adaptation_panel, "episode of the trial"),
         "ood": ([m for m in methods if len(m["splits"]) > 1], _ood_panel, "distance from the training support"),
         "sweep": ([m for m in methods if m.get("sweep")], _sweep_panel, "adaptation episodes K at test time"),
+        "demos": (
+            [m for m in methods if m.get("demonstrations")],
+            _demos_panel,
+            "oracle demonstrations D (solid: test tasks; dashed: farthest OOD level)",
+        ),
     }
     for name, (chosen, panel, xlabel) in figures.items():
         benchmarks = list(dict.fromkeys(m["benchmark"] for m in chosen))
@@ -806,6 +891,19 @@ def _sweep_panel(ax: Any, m: dict[str, Any]) -> None:
         ax.plot([trained["k"]], [trained["iqm"]], marker="*", markersize=14, color=style["color"], markeredgecolor="k")
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xticks(x, [str(k) for k in x])
+
+
+def _demos_panel(ax: Any, m: dict[str, Any]) -> None:
+    """Score vs D on the test tasks (solid) and on the farthest OOD level (dashed), in the method's colour."""
+    splits = list(m["demonstrations"]["splits"])
+    for split, linestyle in [(splits[0], "-"), *([(splits[-1], "--")] if len(splits) > 1 else [])]:
+        points = m["demonstrations"]["splits"][split]
+        style = _style(m) | {"linestyle": linestyle, "label": f"{_style(m)['label']} ({split})"}
+        x = [p["d"] for p in points]
+        ax.plot(x, [p["iqm"] for p in points], **style)
+        ax.fill_between(x, [p["low"] for p in points], [p["high"] for p in points], color=style["color"], alpha=0.1)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xticks(x, [str(d) for d in x])
 
 
 def _ood_panel(ax: Any, m: dict[str, Any]) -> None:
