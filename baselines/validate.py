@@ -21,7 +21,8 @@ each on one torch thread.
 
     OUT/
       plan.json              the plan: running validate on OUT again resumes it (the trainings it holds
-                             must be in the plan unchanged; rows added to the plan join it)
+                             must be in the plan unchanged, or with a larger budget to train on; rows
+                             added to the plan join it)
       runs/<job>/            checkpoint.pt, progress.csv, snapshots/<env steps>.pt, train.log,
                              trained.json (env steps, wall-clock) once the budget is spent
       evaluations/<job>/     the harness's results folder of the trained agent; control/ and
@@ -133,7 +134,8 @@ def _train(out: Path, training: Training) -> None:
             row.method, row.benchmark, run, steps=row.steps, seed=training.seed, resume=True, **row.overrides
         )
     env_steps = read_progress(run)[-1]["env_steps"]
-    atomic_write_json(run / TRAINED, {"env_steps": int(env_steps), "wall_s": time.perf_counter() - start})
+    earlier = sum(json.loads(p.read_text(encoding="utf-8"))["wall_s"] for p in run.glob("trained@*.json"))
+    atomic_write_json(run / TRAINED, {"env_steps": int(env_steps), "wall_s": earlier + time.perf_counter() - start})
 
 
 def _harness(
@@ -317,24 +319,32 @@ def _run(
 
 
 def _prepare(root: Path, plan: Plan) -> None:
-    """Check that ``root`` is new or holds a run of this plan (every training it holds a run of is in
-    the plan, unchanged but for its row's ``why``; rows added since, and the settings of trainings not
-    started yet, may change); save the plan."""
+    """Check that ``root`` is new or holds a run of this plan, and save the plan.
+
+    Every training ``root`` holds a run of must be in the plan unchanged but for its row's ``why``, or
+    with a larger budget: such a run trains on from its checkpoint (a baseline's run resumes with
+    another budget, and no baseline's schedule depends on it) and its evaluations are redone, the old
+    ones kept beside as ``evaluations/<job>@<env steps>``. Rows added since, and the settings of
+    trainings not started yet, may change.
+    """
     path = root / "plan.json"
     current = plan.to_dict()
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
         differing = sorted(k for k in set(saved) | set(current) if k != "trainings" and saved.get(k) != current.get(k))
         now = {t["name"]: _without_why(t) for t in current["trainings"]}
-        differing += sorted(
-            t["name"]
-            for t in saved.get("trainings", [])
-            if now.get(t["name"]) != _without_why(t) and (root / "runs" / t["name"]).exists()
-        )
+        for before in saved.get("trainings", []):
+            after = now.get(before["name"])
+            if after == _without_why(before) or not (root / "runs" / before["name"]).exists():
+                continue
+            if after is not None and _budget_raised(_without_why(before), after):
+                _train_on(root, before["name"], before["budget"])
+            else:
+                differing.append(before["name"])
         if differing:
             raise TasksuiteError(
                 f"{root} holds a validate run of another plan (it differs in {', '.join(differing)}); "
-                "give another --out, or the same options to resume it"
+                "give another --out, the same options to resume it, or a larger budget to train on"
             )
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, current)
@@ -343,6 +353,25 @@ def _prepare(root: Path, plan: Plan) -> None:
 def _without_why(training: Mapping[str, Any]) -> dict[str, Any]:
     """A training of ``plan.json`` without its row's ``why`` (an explanation, which may be reworded)."""
     return {**training, "row": {k: v for k, v in training["row"].items() if k != "why"}}
+
+
+def _budget_raised(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether two trainings of ``plan.json`` differ only in a budget that grew."""
+
+    def rest(training: Mapping[str, Any]) -> dict[str, Any]:
+        return {**training, "budget": None, "row": {**training["row"], "steps": None}}
+
+    return after["budget"] > before["budget"] and rest(before) == rest(after)
+
+
+def _train_on(root: Path, name: str, budget: int) -> None:
+    """Make training ``name`` resume towards a larger budget: its ``trained.json`` becomes
+    ``trained@<budget>.json`` (its wall-clock counts in the total) and its evaluations move aside."""
+    run, evaluations = root / "runs" / name, root / "evaluations" / name
+    if (run / TRAINED).exists():
+        os.replace(run / TRAINED, run / f"trained@{budget}.json")
+    if evaluations.exists():
+        os.replace(evaluations, evaluations.with_name(f"{name}@{budget}"))
 
 
 def _record_session(

@@ -339,9 +339,30 @@ def test_a_row_added_to_the_plan_joins_the_folder_and_a_changed_one_is_refused(t
     summary = validate(Plan("tiny", (reworded, second), max_tasks=2), out, workers=1, progress=False)
     assert [call["seed"] for call in calls] == [second.seed]  # only the added row's training ran
     assert {m["label"] for m in summary["methods"] if m["seeds"]} == {first.row.label, second.row.label}
-    changed = dataclasses.replace(first, row=dataclasses.replace(first.row, steps=(first.row.steps or 0) + 800))
-    with pytest.raises(TasksuiteError, match=f"another plan .*{first.name}"):
-        validate(Plan("tiny", (changed, second), max_tasks=2), out, workers=1, progress=False)
+    for row in (
+        dataclasses.replace(first.row, overrides={**first.row.overrides, "inner_lr": 0.2}),
+        dataclasses.replace(first.row, steps=first.row.steps - 800),  # a run cannot be shortened
+    ):
+        with pytest.raises(TasksuiteError, match=f"another plan .*{first.name}"):
+            validate(Plan("tiny", (dataclasses.replace(first, row=row), second), max_tasks=2), out, workers=1)
+
+
+def test_a_larger_budget_trains_a_finished_run_on_and_redoes_its_evaluations(tmp_path, monkeypatch):
+    out, first = tmp_path / "longer", TINY.trainings[0]
+    validate(Plan("tiny", (first,), max_tasks=2), out, workers=1, progress=False)
+    before = json.loads((out / "runs" / first.name / "trained.json").read_text())
+    longer = dataclasses.replace(first, row=dataclasses.replace(first.row, steps=first.row.steps + 800))
+    calls = []
+    real = validate_module.train_baseline
+    monkeypatch.setattr(validate_module, "train_baseline", lambda *a, **k: calls.append(k) or real(*a, **k))
+    summary = validate(Plan("tiny", (longer,), max_tasks=2), out, workers=1, progress=False)
+    assert [(call["steps"], call["resume"]) for call in calls] == [(longer.row.steps, True)]
+    after = json.loads((out / "runs" / first.name / "trained.json").read_text())
+    assert after["env_steps"] >= longer.row.steps > before["env_steps"] and after["wall_s"] > before["wall_s"]
+    kept = out / "evaluations" / f"{first.name}@{first.budget}"
+    assert (kept / "evaluated.json").exists()  # the shorter run's evaluations are kept, not overwritten
+    (method,) = summary["methods"]
+    assert method["env_steps"] == after["env_steps"] and method["budget"] == longer.row.steps
 
 
 def test_a_training_not_started_yet_may_change_its_settings(tmp_path):
