@@ -73,6 +73,10 @@ class Row:
         control_of: for a variant, the method whose control it is.
         seeds: training seeds pooled in the report (``None``: :data:`SEEDS`).
         why: how the settings were chosen (measured), shown in the report.
+        train_tasks: train on this many tasks drawn anew from the family's training distribution
+            (:func:`tasksuite.baselines.scaling.scaling_benchmark`) instead of the benchmark's training
+            split, for the task-distribution scaling study; evaluated on the benchmark's test and OOD
+            tasks like every row (``None``: the benchmark's training split).
     """
 
     method: str
@@ -84,6 +88,7 @@ class Row:
     control_of: str = ""
     seeds: int | None = None
     why: str = ""
+    train_tasks: int | None = None
 
     @property
     def label(self) -> str:
@@ -98,6 +103,20 @@ class Row:
 
 def _meta(benchmark: str, **settings: Mapping[str, Any]) -> list[Row]:
     return [Row(method, benchmark, **settings.get(method, {})) for method in META_METHODS]
+
+
+def _scaling(method: str, benchmark: str, steps: int, why: str) -> list[Row]:
+    """The task-distribution scaling study: ``method`` on :data:`SCALING_SIZES` training tasks, the same
+    config and budget (so the same number of gradient steps) for every size."""
+    return [
+        Row(method, benchmark, steps=steps, variant=f"train{n}", train_tasks=n, seeds=SCALING_SEEDS, why=why)
+        for n in SCALING_SIZES
+    ]
+
+
+#: Training-set sizes of the scaling study (issue 14), and its training seeds per size.
+SCALING_SIZES = (10, 100, 1000, 10000)
+SCALING_SEEDS = 3
 
 
 #: The validation table. Budgets: navigation-meta's were measured in issue 6 (docs/results.md);
@@ -163,6 +182,12 @@ TABLE: tuple[Row, ...] = (
         pearl={"steps": 300_000},
         incontext={"steps": 2_000_000, "why": "~14.5 min a seed by measured throughput (2,300 env steps/s)"},
     ),
+    *_scaling(
+        "incontext",
+        "navigation-meta",
+        steps=1_000_000,
+        why="1M env steps for every size (~4.5 min a seed): the study compares sizes at one budget",
+    ),
     Row("multitask", "navigation-multitask"),
     Row("multitask", "reaching-multitask"),
     Row(
@@ -211,7 +236,7 @@ class Training:
     def final_protocols(self) -> tuple[str, ...]:
         """Protocols of the final checkpoint run after the evaluation, each into its own folder: the
         adaptation sweep for every meta-RL method, few-shot-demos for :data:`DEMONSTRATION_METHODS`."""
-        if self.row.method == "multitask":
+        if self.row.method == "multitask" or self.row.train_tasks is not None:
             return ()
         return ("adaptation-sweep", *(("few-shot-demos",) if self.row.method in DEMONSTRATION_METHODS else ()))
 
@@ -339,7 +364,8 @@ def _transfers() -> tuple[Transfer, ...]:
 def full_plan(table: Sequence[Row] = TABLE) -> Plan:
     """Every row of the table with its seeds and held-out seed, and the transfer protocol; the
     longest jobs first (they pack the workers best)."""
-    trainings = [training for row in table for training in row.trainings()]
+    # The scaling study compares training-set sizes, not seeds: it has no held-out seed.
+    trainings = [training for row in table for training in row.trainings(held_out=row.train_tasks is None)]
     trainings.sort(key=lambda t: -t.budget * (30 if t.row.method == "pearl" else 1))
     return Plan("full", tuple(trainings), _transfers())
 

@@ -43,6 +43,7 @@ This module lives with the baselines, not in ``tasksuite``: it needs torch (the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -59,7 +60,8 @@ from tqdm import tqdm
 
 from tasksuite.baselines import train_baseline
 from tasksuite.baselines.common import CHECKPOINT, PROGRESS, read_progress, snapshots
-from tasksuite.baselines.plan import Plan, Training, Transfer, full_plan, quick_plan
+from tasksuite.baselines.plan import Plan, Row, Training, Transfer, full_plan, quick_plan
+from tasksuite.baselines.scaling import scaling_benchmark
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.folder import claim_folder
 from tasksuite.core.io import atomic_write_json
@@ -128,11 +130,10 @@ def _train(out: Path, training: Training) -> None:
     run.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     row = training.row
+    benchmark = row.benchmark if row.train_tasks is None else scaling_benchmark(row.benchmark, row.train_tasks)
     # The training's progress bar goes to its log: the console shows validate's own bar.
     with open(run / "train.log", "a", encoding="utf-8") as log, contextlib.redirect_stderr(log):
-        train_baseline(
-            row.method, row.benchmark, run, steps=row.steps, seed=training.seed, resume=True, **row.overrides
-        )
+        train_baseline(row.method, benchmark, run, steps=row.steps, seed=training.seed, resume=True, **row.overrides)
     env_steps = read_progress(run)[-1]["env_steps"]
     earlier = sum(json.loads(p.read_text(encoding="utf-8"))["wall_s"] for p in run.glob("trained@*.json"))
     atomic_write_json(run / TRAINED, {"env_steps": int(env_steps), "wall_s": earlier + time.perf_counter() - start})
@@ -351,8 +352,18 @@ def _prepare(root: Path, plan: Plan) -> None:
 
 
 def _without_why(training: Mapping[str, Any]) -> dict[str, Any]:
-    """A training of ``plan.json`` without its row's ``why`` (an explanation, which may be reworded)."""
-    return {**training, "row": {k: v for k, v in training["row"].items() if k != "why"}}
+    """A training of ``plan.json`` without its row's ``why`` (an explanation, which may be reworded), with
+    the defaults of :class:`Row` fields added since it was saved."""
+    row = {**_ROW_DEFAULTS, **training["row"]}
+    return {**training, "row": {k: v for k, v in row.items() if k != "why"}}
+
+
+#: Every defaulted field of a :class:`Row`, as ``plan.json`` writes it.
+_ROW_DEFAULTS = {
+    f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    for f in dataclasses.fields(Row)
+    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+}
 
 
 def _budget_raised(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:

@@ -113,9 +113,14 @@ def test_full_plan_has_every_meta_rl_baseline_on_every_meta_benchmark_with_its_s
     assert {b for label, b in pairs if label == "multitask"} == set(plan_module.MULTITASK_BENCHMARKS)
     assert ("maml-pretrained", "maml-navigation") in pairs  # the MAML paper's comparison
     for label, bench in pairs:
-        seeds = sorted(t.seed for t in plan.trainings if (t.row.label, t.row.benchmark) == (label, bench))
-        method = label.split("-")[0]
-        assert seeds == [*range(plan_module.SEEDS[method]), plan_module.HELD_OUT_SEED]
+        trainings = [t for t in plan.trainings if (t.row.label, t.row.benchmark) == (label, bench)]
+        seeds = sorted(t.seed for t in trainings)
+        if trainings[0].row.train_tasks is None:
+            assert seeds == [*range(plan_module.SEEDS[trainings[0].row.method]), plan_module.HELD_OUT_SEED]
+        else:  # the scaling study: sizes compared at the same seeds, no held-out seed
+            assert seeds == list(range(plan_module.SCALING_SEEDS))
+    scaling = sorted(t.row.train_tasks for t in plan.trainings if t.row.train_tasks and t.seed == 0)
+    assert scaling == [10, 100, 1000, 10000]
     assert plan_module.SEEDS["maml"] >= 5 and plan_module.SEEDS["rl2"] >= 5
     assert plan_module.SEEDS["pearl"] >= 3 and plan_module.SEEDS["incontext"] >= 3
     for training in plan.trainings:
@@ -374,6 +379,38 @@ def test_a_training_not_started_yet_may_change_its_settings(tmp_path):
     validate(Plan("tiny", (first, retuned), max_tasks=2), out, workers=1, progress=False, seeds=1)
     saved = {t["name"]: t["row"]["steps"] for t in json.loads((out / "plan.json").read_text())["trainings"]}
     assert saved[second.name] == retuned.row.steps
+
+
+def test_the_scaling_study_trains_on_n_new_tasks_and_reports_the_benchmarks_own_splits(tmp_path, monkeypatch):
+    rows = [
+        Row("maml", "navigation-meta", steps=800, overrides=TINY_MAML, variant=f"train{n}", train_tasks=n, seeds=1)
+        for n in (3, 6)
+    ]
+    plan = Plan("tiny", tuple(t for row in rows for t in row.trainings(held_out=False)), max_tasks=2)
+    trained_on = []
+    real = validate_module.train_baseline
+    monkeypatch.setattr(
+        validate_module, "train_baseline", lambda m, b, *a, **k: trained_on.append(b) or real(m, b, *a, **k)
+    )
+    summary = validate(plan, tmp_path, workers=1, progress=False)
+    assert [len(b.train_tasks) for b in trained_on] == [3, 6]
+    test_ids = {t.id for t in tasksuite.make_benchmark("navigation-meta").test_tasks}
+    assert all({t.id for t in b.test_tasks} == test_ids for b in trained_on)
+    assert all(not ({t.id for t in b.train_tasks} & test_ids) for b in trained_on)
+    assert {m["train_tasks"] for m in summary["methods"]} == {3, 6} and not summary["acceptance"]
+    report = (tmp_path / "report.md").read_text()
+    assert "## Task-distribution scaling" in report and "scaling study: 3 training tasks" in report
+    assert (tmp_path / "plots" / "scaling.png").exists()
+
+
+def test_a_folder_saved_before_a_row_field_existed_holds_the_same_plan(tmp_path):
+    plan = Plan("tiny", TINY.trainings[:1], max_tasks=2)
+    saved = plan.to_dict()
+    del saved["trainings"][0]["row"]["train_tasks"]  # a plan.json from before Row.train_tasks
+    (tmp_path / "runs" / plan.trainings[0].name).mkdir(parents=True)  # a run of it exists
+    (tmp_path / "plan.json").write_text(json.dumps(saved))
+    validate_module._prepare(tmp_path, plan)  # the missing field is its default: no "another plan"
+    assert json.loads((tmp_path / "plan.json").read_text()) == plan.to_dict()
 
 
 def test_every_meta_rl_job_has_its_adaptation_sweep_in_the_report(tiny_run):

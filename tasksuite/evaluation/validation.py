@@ -307,6 +307,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "method": row["method"],
         "variant": row["variant"],
         "control_of": row["control_of"],
+        "train_tasks": row.get("train_tasks"),
         "benchmark": row["benchmark"],
         "adapt_episodes": k,
         "distance_unit": distance_unit,
@@ -434,7 +435,7 @@ def write_report(root: str | Path, skipped: Mapping[str, str] | None = None) -> 
         groups[(training["label"], training["row"]["benchmark"])].append(training)
     methods = [method_summary(root, group) for group in groups.values()]
     for m in methods:
-        if m["variant"]:
+        if m["control_of"]:
             base = next(
                 (b for b in methods if b["label"] == m["control_of"] and b["benchmark"] == m["benchmark"]), None
             )
@@ -564,6 +565,7 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
             lines += [f"## {title}", "", f"![{title}]({plots[name]})", ""]
     lines += _sweep_section(summary["methods"], plots)
     lines += _demos_section(summary["methods"], plots)
+    lines += _scaling_section(summary["methods"], plots)
     lines += _efficiency_table(summary["methods"])
     lines += _seed_table(summary["methods"])
     for t in summary["transfers"]:
@@ -647,8 +649,10 @@ def _benchmark_section(benchmark: str, methods: Sequence[dict[str, Any]], check:
         )
         expected = m["new_seed_range"]
         status = verdicts.get(m["label"], {}).get("reason", "")
-        if m["variant"]:
+        if m["control_of"]:
             status = f"control of {label_of(m['control_of'])}"
+        elif m["train_tasks"]:
+            status = f"scaling study: {m['train_tasks']:,} training tasks"
         main = splits.get("train") if m["method"] == "multitask" else splits.get("test")
         lines.append(
             f"| {label_of(m['label'])} | {m['adapt_episodes']} | {seeds} | {m['env_steps']:,.0f} "
@@ -763,6 +767,55 @@ def _demos_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) 
     return lines
 
 
+def _scaling_studies(methods: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The scaling rows with results, per (benchmark, method), by number of training tasks."""
+    studies: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for m in sorted((m for m in methods if m.get("train_tasks") and m["seeds"]), key=lambda m: m["train_tasks"]):
+        studies[(m["benchmark"], m["method"])].append(m)
+    return studies
+
+
+def _scaling_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) -> list[str]:
+    studies = _scaling_studies(methods)
+    if not studies:
+        return []
+    lines = [
+        "## Task-distribution scaling",
+        "",
+        "The same method, config and env-step budget trained on n tasks drawn from the family's training "
+        "distribution (n = 10 ... 10,000), each evaluated on the benchmark's own test tasks and OOD levels "
+        "(intervals as above). Whether more training tasks help shows as intervals apart between the "
+        "smallest and the largest n.",
+        "",
+    ]
+    for (benchmark, method), rows in studies.items():
+        splits = list(rows[-1]["splits"])
+        lines += [
+            f"| {benchmark}: {label_of(method)} | seeds | env steps / seed | " + " | ".join(splits) + " |",
+            "|---|---|---|" + "---|" * len(splits),
+        ]
+        for m in rows:
+            cells = " | ".join(_cell(m["splits"].get(split)) for split in splits)
+            lines.append(f"| {m['train_tasks']:,} tasks | {len(m['seeds'])} | {m['env_steps']:,.0f} | {cells} |")
+        lines.append("")
+        for split in splits:
+            first, last = rows[0]["splits"].get(split), rows[-1]["splits"].get(split)
+            if first and last and len(rows) > 1:
+                apart = last["low"] > first["high"] or first["low"] > last["high"]
+                if apart:
+                    verdict = f"{'higher' if last['iqm'] > first['iqm'] else 'lower'} (intervals apart)"
+                else:
+                    verdict = "no difference shown (intervals overlap)"
+                lines.append(
+                    f"- {split}: {_cell(first)} with {rows[0]['train_tasks']:,} tasks, {_cell(last)} with "
+                    f"{rows[-1]['train_tasks']:,}: {verdict}."
+                )
+        lines.append("")
+    if "scaling" in plots:
+        lines += [f"![Task-distribution scaling]({plots['scaling']})", ""]
+    return lines
+
+
 def _efficiency_table(methods: Sequence[dict[str, Any]]) -> list[str]:
     rows = [m for m in methods if m["learning"]]
     if not rows:
@@ -854,6 +907,18 @@ def draw_plots(summary: dict[str, Any], folder: Path) -> dict[str, str]:
             ax.set_visible(False)
         save_png(figure, folder / f"{name}.png")
         drawn[name] = f"plots/{name}.png"
+    studies = _scaling_studies(methods)
+    if studies:
+        figure = Figure(figsize=(4.6 * len(studies), 3.8), layout="constrained")
+        axes = figure.subplots(1, len(studies), squeeze=False)[0]
+        for ax, ((benchmark, method), rows) in zip(axes, studies.items(), strict=True):
+            _scaling_panel(ax, rows)
+            draw_references(ax)
+            ax.set(title=f"{benchmark}: {label_of(method)}", xlabel="training tasks (log scale)")
+            ax.set(ylabel="normalized score (IQM, 95% CI)")
+            ax.legend(fontsize=7, loc="lower right")
+        save_png(figure, folder / "scaling.png")
+        drawn["scaling"] = "plots/scaling.png"
     return drawn
 
 
@@ -904,6 +969,26 @@ def _demos_panel(ax: Any, m: dict[str, Any]) -> None:
         ax.fill_between(x, [p["low"] for p in points], [p["high"] for p in points], color=style["color"], alpha=0.1)
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xticks(x, [str(d) for d in x])
+
+
+def _scaling_panel(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Score vs training tasks, one line per split (test solid, OOD levels dashed and dotted), the method's colour."""
+    style = _style(rows[0])
+    for split, linestyle in zip(rows[-1]["splits"], ("-", "--", ":", "-."), strict=False):
+        points = [(m["train_tasks"], m["splits"][split]) for m in rows if m["splits"].get(split)]
+        x = [n for n, _ in points]
+        errors = [[a["iqm"] - a["low"] for _, a in points], [a["high"] - a["iqm"] for _, a in points]]
+        ax.errorbar(
+            x,
+            [a["iqm"] for _, a in points],
+            yerr=errors,
+            capsize=3,
+            linestyle=linestyle,
+            color=style["color"],
+            marker=style["marker"],
+            label=split,
+        )
+    ax.set_xscale("log")
 
 
 def _ood_panel(ax: Any, m: dict[str, Any]) -> None:
