@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,55 +138,54 @@ def job_scores(folder: Path, control: bool) -> dict[str, Any]:
     return scores
 
 
-def sweep_scores(folder: Path) -> dict[str, Any] | None:
-    """Per task, the test score at each K and each number of gradient steps of a job's adaptation
-    sweep (``folder/sweep``); kept in ``sweep/scores.json`` like :func:`job_scores`. ``None`` when the
-    sweep has not finished."""
-    if not (folder.parent / SWEPT).exists():
+def _final_scores(folder: Path, marker: str, compute: Callable[[dict[str, Any], Records], dict[str, Any]]) -> Any:
+    """The scores of a final evaluation (``folder``: its results folder), computed from its config and
+    records once and kept in ``folder/scores.json`` like :func:`job_scores`; ``None`` until ``marker``
+    beside it says it has finished."""
+    if not (folder.parent / marker).exists():
         return None
     path = folder / SCORES
     if path.exists():
         return _read_json(path)
-    config = _read_json(folder / "config.json")
-    records = _records(folder)
-
-    def per_task(**fields: Any) -> dict[str, float]:
-        chosen = [r for r in records if all(r.get(k) == v for k, v in fields.items())]
-        return _per_task(chosen, "test", variant="sweep")
-
-    sweep = config["sweep"]
-    scores = {
-        "trained": config["adaptation"]["declared"],
-        "episodes": {str(k): per_task(adapt_episodes=k, gradient_steps=None) for k in sweep["episodes"]},
-        "gradient_steps": {
-            str(g): per_task(adapt_episodes=config["adapt_episodes"], gradient_steps=g) for g in sweep["gradient_steps"]
-        },
-    }
+    scores = compute(_read_json(folder / "config.json"), _records(folder))
     atomic_write_json(path, scores)
     return scores
+
+
+def sweep_scores(folder: Path) -> dict[str, Any] | None:
+    """Per task, the test score at each K and each number of gradient steps of a job's adaptation
+    sweep (``folder/sweep``; ``None`` until it has finished)."""
+
+    def compute(config: dict[str, Any], records: Records) -> dict[str, Any]:
+        def per_task(**fields: Any) -> dict[str, float]:
+            chosen = [r for r in records if all(r.get(k) == v for k, v in fields.items())]
+            return _per_task(chosen, "test", variant="sweep")
+
+        sweep, k = config["sweep"], config["adapt_episodes"]
+        return {
+            "trained": config["adaptation"]["declared"],
+            "episodes": {str(e): per_task(adapt_episodes=e, gradient_steps=None) for e in sweep["episodes"]},
+            "gradient_steps": {str(g): per_task(adapt_episodes=k, gradient_steps=g) for g in sweep["gradient_steps"]},
+        }
+
+    return _final_scores(folder, SWEPT, compute)
 
 
 def demo_scores(folder: Path) -> dict[str, Any] | None:
     """Per split (test and every OOD level) and number D of demonstrations, per task, the evaluation
-    score of a job's few-shot-demos sweep (``folder/demos``); kept in ``demos/scores.json`` like
-    :func:`job_scores`. ``None`` when it has not finished."""
-    if not (folder.parent / DEMONSTRATED).exists():
-        return None
-    path = folder / SCORES
-    if path.exists():
-        return _read_json(path)
-    config = _read_json(folder / "config.json")
-    records = _records(folder)
-    scores = {
-        # False: the agent has no observe_demonstration hook and was evaluated as if D were 0.
-        "takes_demonstrations": any(r["demonstrations_shown"] for r in records),
-        "splits": {
-            split: {str(d): _per_task(records, split, variant=f"demos-{d}") for d in config["demonstrations"]}
-            for split in ["test", *config["ood_levels"]]
-        },
-    }
-    atomic_write_json(path, scores)
-    return scores
+    score of a job's few-shot-demos sweep (``folder/demos``; ``None`` until it has finished)."""
+
+    def compute(config: dict[str, Any], records: Records) -> dict[str, Any]:
+        return {
+            # False: the agent has no observe_demonstration hook and was evaluated as if D were 0.
+            "takes_demonstrations": any(r["demonstrations_shown"] for r in records),
+            "splits": {
+                split: {str(d): _per_task(records, split, variant=f"demos-{d}") for d in config["demonstrations"]}
+                for split in ["test", *config["ood_levels"]]
+            },
+        }
+
+    return _final_scores(folder, DEMONSTRATED, compute)
 
 
 def _pooled(per_seed: Sequence[Mapping[str, Mapping[str, float]]], key: str) -> list[dict[str, Any]]:
@@ -698,21 +697,23 @@ def _missing_reason(m: dict[str, Any]) -> str:
     return f"failed: {errors[0]}" if errors else "not run yet"
 
 
+def _section_head(title: str, text: str, columns: Sequence[str]) -> list[str]:
+    """A report section's heading, its explanation and the head of its table."""
+    return [f"## {title}", "", text, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def _sweep_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) -> list[str]:
     swept = [m for m in methods if m.get("sweep")]
     if not swept:
         return []
     ks = sorted({p["k"] for m in swept for p in m["sweep"]["episodes"]})
-    lines = [
-        "## Adaptation budget at test time",
-        "",
+    lines = _section_head(
+        "Adaptation budget at test time",
         "The final checkpoint of each pooled training seed evaluated as meta-test with K adaptation episodes "
         "for every K (the adaptation-sweep protocol, on the test tasks; intervals as above): what a method "
         "scores when the budget at test differs from the one it was meta-trained with (**bold**: the trained K).",
-        "",
-        "| benchmark | method | seeds | " + " | ".join(f"K = {k}" for k in ks) + " |",
-        "|---|---|---|" + "---|" * len(ks),
-    ]
+        ["benchmark", "method", "seeds", *(f"K = {k}" for k in ks)],
+    )
     for m in swept:
         trained = (m["sweep"]["trained"] or {}).get("episodes")
         by_k = {p["k"]: p for p in m["sweep"]["episodes"]}
@@ -743,17 +744,14 @@ def _demos_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) 
     if not shown:
         return []
     ds = sorted({p["d"] for m in shown for points in m["demonstrations"]["splits"].values() for p in points})
-    lines = [
-        "## Few-shot adaptation from demonstrations",
-        "",
+    lines = _section_head(
+        "Few-shot adaptation from demonstrations",
         "The final checkpoint of each pooled training seed shown D demonstrations of each task by the "
         "family's oracle before its evaluation episode, with no adaptation episode of its own (the "
         "few-shot-demos protocol; intervals as above). These are not self-exploration scores: D = 0 is "
         "meta-test with K = 0.",
-        "",
-        "| benchmark | method | seeds | split | " + " | ".join(f"D = {d}" for d in ds) + " |",
-        "|---|---|---|---|" + "---|" * len(ds),
-    ]
+        ["benchmark", "method", "seeds", "split", *(f"D = {d}" for d in ds)],
+    )
     for m in shown:
         demos = m["demonstrations"]
         label = label_of(m["label"]) + ("" if demos["takes_demonstrations"] else " (no hook: D = 0 throughout)")
