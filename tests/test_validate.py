@@ -413,6 +413,20 @@ def test_a_folder_saved_before_a_row_field_existed_holds_the_same_plan(tmp_path)
     assert json.loads((tmp_path / "plan.json").read_text()) == plan.to_dict()
 
 
+def test_learning_curves_pool_the_ith_snapshot_of_seeds_whose_env_steps_differ(tiny_run, tmp_path):
+    out, summary = tiny_run
+    (before,) = [m for m in summary["methods"] if m["label"] == "maml"]
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    scores = copy / "evaluations" / "maml-navigation-meta-seed1" / "scores.json"
+    job = json.loads(scores.read_text())
+    job["curve"] = {str(int(steps) + 10): values for steps, values in job["curve"].items()}  # episodes ended early
+    scores.write_text(json.dumps(job))
+    (after,) = [m for m in validation.write_report(copy)["methods"] if m["label"] == "maml"]
+    assert [p["env_steps"] for p in after["learning"]] == [p["env_steps"] + 5 for p in before["learning"]]
+    assert [p["iqm"] for p in after["learning"]] == [p["iqm"] for p in before["learning"]]
+
+
 def test_every_meta_rl_job_has_its_adaptation_sweep_in_the_report(tiny_run):
     out, summary = tiny_run
     swept = {m["label"]: m["sweep"] for m in summary["methods"] if m["seeds"] and m["method"] != "multitask"}

@@ -237,6 +237,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
     adaptation: list[bool] = []
     swept: list[dict[str, Any]] = []
     demonstrated: list[dict[str, Any]] = []
+    snapshot_steps: dict[int, list[int]] = defaultdict(list)
     for training in trainings:
         run, folder = root / "runs" / training["name"], root / "evaluations" / training["name"]
         trained, evaluated = _read_json(run / TRAINED), _read_json(folder / EVALUATED)
@@ -278,8 +279,11 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
             adaptation = [episode["adaptation"] for episode in job["episodes"]]
         if job["control"]:
             scores["control"].append(job["control"])
-        for steps, values in job["curve"].items():
-            scores[f"curve:{steps}"].append(values)
+        # The i-th snapshot of every seed is pooled: their env steps differ a little where episodes
+        # end early (a batch of whole episodes), so the point stands at their mean.
+        for i, (steps, values) in enumerate(sorted(job["curve"].items(), key=lambda item: int(item[0]))):
+            scores[f"curve:{i}"].append(values)
+            snapshot_steps[i].append(int(steps))
 
     matrices = {name: _matrix(values) for name, values in scores.items() if len(values) == len(runs)}
     test = matrices.get("test")
@@ -297,10 +301,10 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
     if held_out is not None and expected is not None and held_out.get("test") is not None:
         held_out["inside"] = bool(expected[0] <= held_out["test"] <= expected[1])
     learning = []
-    for steps in sorted({int(s) for r in runs for s in r["curve"]}):
-        agg = _aggregate(matrices.get(f"curve:{steps}"))
+    for i, steps in sorted(snapshot_steps.items()):
+        agg = _aggregate(matrices.get(f"curve:{i}"))
         if agg is not None:
-            learning.append({"env_steps": steps, **agg})
+            learning.append({"env_steps": round(float(np.mean(steps))), **agg})
     return {
         "label": row_label(row),
         "method": row["method"],
