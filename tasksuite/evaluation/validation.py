@@ -975,7 +975,7 @@ def _demos_panel(ax: Any, m: dict[str, Any]) -> None:
 
 def _scaling_panel(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Score vs training tasks, one line per split (test solid, OOD levels dashed and dotted), the method's colour."""
-    style = _style(rows[0])
+    style = method_style(rows[0]["method"]).plot_kwargs()  # the method's, not its scaling rows' labels
     for split, linestyle in zip(rows[-1]["splits"], ("-", "--", ":", "-."), strict=False):
         points = [(m["train_tasks"], m["splits"][split]) for m in rows if m["splits"].get(split)]
         x = [n for n, _ in points]
