@@ -4,38 +4,25 @@ The claim that in-context learning works *because* the pretraining task distribu
 testable here: train the same baseline, with the same config (so the same budget of env steps and,
 for a baseline with a fixed batch per iteration such as ``incontext`` or ``rl2``, the same number of
 gradient steps), on training sets of 10, 100, 1,000 and 10,000 tasks, and score each on the *same*
-test and OOD tasks.
+test and OOD tasks. :func:`scaling_benchmark` makes those training sets; the study itself is rows of
+``tasksuite validate``'s plan (:class:`tasksuite.baselines.plan.Row` with ``train_tasks``), so each
+size is trained with several seeds, evaluated by the harness and reported with intervals and a figure.
 
-* :func:`scaling_benchmark` keeps a benchmark's test and OOD tasks and draws ``n_train`` training tasks
-  from the family's training distribution, distinct from each other and from the test tasks. The draws
-  are one seeded stream, so the sets are nested: the 10 tasks are the first 10 of the 100.
-* :func:`train_scaling` trains one run per training-set size; :func:`scaling_scores` evaluates each with
-  the harness (ood-sweep: test tasks and every OOD level) and returns the score per size and split;
-  :func:`scaling_figure` draws score vs number of training tasks.
-
->>> from tasksuite.baselines.scaling import scaling_scores, train_scaling  # doctest: +SKIP
->>> runs = train_scaling("incontext", "navigation-meta", "runs/scaling")  # doctest: +SKIP
->>> rows = scaling_scores(runs, "navigation-meta", "results/scaling")  # doctest: +SKIP
+>>> from tasksuite.baselines.scaling import scaling_benchmark
+>>> [len(scaling_benchmark("navigation-meta", n).train_tasks) for n in (10, 100)]
+[10, 100]
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 import tasksuite
-from tasksuite.baselines import train_baseline
 from tasksuite.core.benchmark import Benchmark
 from tasksuite.core.errors import TasksuiteError
 from tasksuite.core.task import Task
-
-#: Training-set sizes of the scaling study.
-DEFAULT_SIZES: tuple[int, ...] = (10, 100, 1000, 10000)
 
 
 def _benchmark(benchmark: str | Benchmark) -> Benchmark:
@@ -69,75 +56,3 @@ def scaling_benchmark(benchmark: str | Benchmark, n_train: int, seed: int = 0) -
     splits = dataclasses.replace(base.splits, train=tuple(train))
     splits.check(family.disjointness_key)
     return Benchmark(name=f"{base.name}-train{n_train}", family=family, splits=splits)
-
-
-def train_scaling(
-    algorithm: str,
-    benchmark: str | Benchmark,
-    out_dir: str | os.PathLike[str],
-    sizes: Sequence[int] = DEFAULT_SIZES,
-    seed: int = 0,
-    resume: bool = False,
-    **overrides: Any,
-) -> dict[int, Path]:
-    """Train ``algorithm`` once per training-set size, with the same config (``overrides``) and seed, into
-    ``out_dir/train<n>``; returns each size's checkpoint. ``resume`` resumes every run that has one."""
-    checkpoints = {}
-    for n_train in sizes:
-        out = Path(out_dir) / f"train{n_train}"
-        again = resume and (out / "checkpoint.pt").exists()
-        checkpoints[n_train] = train_baseline(
-            algorithm, scaling_benchmark(benchmark, n_train), out, seed=seed, resume=again, **overrides
-        )
-    return checkpoints
-
-
-def scaling_scores(
-    checkpoints: Mapping[int, str | os.PathLike[str]],
-    benchmark: str | Benchmark,
-    out_dir: str | os.PathLike[str],
-    agent_kwargs: Mapping[str, Any] | None = None,
-    **evaluate_options: Any,
-) -> list[dict[str, Any]]:
-    """Evaluate each size's checkpoint on ``benchmark``'s test tasks and OOD levels (``ood-sweep``, into
-    ``out_dir/train<n>``; ``evaluate_options`` go to :func:`~tasksuite.evaluation.evaluate`). One row per
-    size and split: ``n_train``, ``split``, ``distance`` and the score's ``iqm``, ``low``, ``high``."""
-    from tasksuite.evaluation import evaluate
-
-    rows = []
-    for n_train, checkpoint in sorted(checkpoints.items()):
-        summary = evaluate(
-            Path(out_dir) / f"train{n_train}",
-            agent="tasksuite.baselines:load_agent",
-            agent_kwargs={"checkpoint": str(checkpoint), **(agent_kwargs or {})},
-            benchmark=_benchmark(benchmark),
-            protocols="ood-sweep",
-            **evaluate_options,
-        )
-        for split, agg in summary["protocols"]["ood-sweep"]["splits"].items():
-            if agg is not None:
-                row = {"iqm": agg["iqm"], "low": agg["low"], "high": agg["high"], "distance": agg["distance"]}
-                rows.append({"n_train": n_train, "split": split, **row})
-    return rows
-
-
-def scaling_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Any:
-    """Score (IQM, 95% CI) vs number of training tasks (log scale), one line per split."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6.4, 4.2))
-    ax = figure.subplots()
-    for split in dict.fromkeys(row["split"] for row in rows):
-        points = sorted((row for row in rows if row["split"] == split), key=lambda row: row["n_train"])
-        ax.errorbar(
-            [p["n_train"] for p in points],
-            [p["iqm"] for p in points],
-            yerr=[[p["iqm"] - p["low"] for p in points], [p["high"] - p["iqm"] for p in points]],
-            marker="o",
-            capsize=3,
-            label=split,
-        )
-    ax.set_xscale("log")
-    ax.set(xlabel="training tasks", ylabel="normalized score", title=title)
-    ax.legend(fontsize=8)
-    return figure

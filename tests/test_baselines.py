@@ -786,16 +786,3 @@ def test_scaling_benchmarks_keep_the_test_tasks_and_nest_their_training_tasks():
         scaling_benchmark(META, 0)
     with pytest.raises(TasksuiteError, match="scaling needs a meta benchmark"):
         scaling_benchmark(MULTITASK, 10)
-
-
-def test_scaling_trains_one_run_per_size_at_the_same_budget_and_scores_each_on_the_same_tasks(tmp_path):
-    from tasksuite.baselines.scaling import scaling_figure, scaling_scores, train_scaling
-
-    runs = train_scaling("incontext", META, tmp_path / "runs", sizes=(2, 8), steps=800, **TINY["incontext"])
-    states = {n: load_checkpoint(path) for n, path in runs.items()}
-    assert states[2]["env_steps"] == states[8]["env_steps"] and states[2]["iteration"] == states[8]["iteration"]
-    assert states[2]["benchmark"]["splits_hash"] != states[8]["benchmark"]["splits_hash"]
-    rows = scaling_scores(runs, META, tmp_path / "eval", max_tasks=1, seeds=1, eval_episodes=1, workers=1,
-                          progress=False)  # fmt: skip
-    assert {(row["n_train"], row["split"]) for row in rows} == {(n, s) for n in (2, 8) for s in ("test", "near", "far")}
-    assert scaling_figure(rows).axes[0].get_xscale() == "log"
