@@ -561,7 +561,8 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
                     f"| {check['benchmark']} | {label_of(v['label'])} | {_outcome(v['passed'])} | {far} "
                     f"| {v['reason']} |"
                 )
-            lines.append(f"| **{check['benchmark']}** | | **{_outcome(check['passed'])}** | | |")
+            verdict = {True: "pass", False: "FAIL", None: "not run yet"}[check["passed"]]
+            lines.append(f"| **{check['benchmark']}** | | **{verdict}** | | |")
         lines += [""]
     for name, title in (("learning", "Learning curves"), ("adaptation", "Adaptation curves"), ("ood", "OOD")):
         if name in plots:
