@@ -325,7 +325,7 @@ def _prepare(root: Path, plan: Plan) -> None:
     Every training ``root`` holds a run of must be in the plan unchanged but for its row's ``why``, or
     with a larger budget: such a run trains on from its checkpoint (a baseline's run resumes with
     another budget, and no baseline's schedule depends on it) and its evaluations are redone, the old
-    ones kept beside as ``evaluations/<job>@<env steps>``. Rows added since, and the settings of
+    ones kept beside as ``evaluations/<job>@<its former budget>``. Rows added since, and the settings of
     trainings not started yet, may change.
     """
     path = root / "plan.json"
@@ -335,10 +335,10 @@ def _prepare(root: Path, plan: Plan) -> None:
         differing = sorted(k for k in set(saved) | set(current) if k != "trainings" and saved.get(k) != current.get(k))
         now = {t["name"]: _without_why(t) for t in current["trainings"]}
         for before in saved.get("trainings", []):
-            after = now.get(before["name"])
-            if after == _without_why(before) or not (root / "runs" / before["name"]).exists():
+            was, after = _without_why(before), now.get(before["name"])
+            if after == was or not (root / "runs" / before["name"]).exists():
                 continue
-            if after is not None and _budget_raised(_without_why(before), after):
+            if after is not None and _budget_raised(was, after):
                 _train_on(root, before["name"], before["budget"])
             else:
                 differing.append(before["name"])

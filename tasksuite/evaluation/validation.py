@@ -561,8 +561,7 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
                     f"| {check['benchmark']} | {label_of(v['label'])} | {_outcome(v['passed'])} | {far} "
                     f"| {v['reason']} |"
                 )
-            verdict = {True: "pass", False: "FAIL", None: "not run yet"}[check["passed"]]
-            lines.append(f"| **{check['benchmark']}** | | **{verdict}** | | |")
+            lines.append(f"| **{check['benchmark']}** | | **{_VERDICTS[check['passed']]}** | | |")
         lines += [""]
     for name, title in (("learning", "Learning curves"), ("adaptation", "Adaptation curves"), ("ood", "OOD")):
         if name in plots:
@@ -618,8 +617,13 @@ def _interpretation(methods: Sequence[dict[str, Any]]) -> str:
     return " ".join([body, *controls]) + (f"\n\n**Caveats.** {caveats}" if caveats else "")
 
 
+#: A pass verdict (``None``: not decided, the methods needed have not run) in words.
+_VERDICTS = {True: "pass", False: "FAIL", None: "not run yet"}
+
+
 def _outcome(passed: bool | None) -> str:
-    return {True: "pass", False: "**FAIL**", None: "not run yet"}[passed]
+    """A method's verdict in a table cell: a failure in bold."""
+    return f"**{_VERDICTS[passed]}**" if passed is False else _VERDICTS[passed]
 
 
 def _tasks_evaluated(max_tasks: int | None) -> str:
