@@ -118,7 +118,9 @@ def load_agent(checkpoint: str | os.PathLike[str], **options: Any) -> Any:
     Also the harness's agent factory for any checkpoint: ``tasksuite evaluate --agent
     tasksuite.baselines:load_agent --agent-kwargs '{"checkpoint": "runs/maml/checkpoint.pt"}'``.
     It sets torch to one CPU thread, as training does: an agent acts on one observation at a time,
-    where more threads only contend (one GRU step of RL²: 91 us on one thread, 532 us on two).
+    where more threads only contend once the other cores are busy, as they are when the harness or
+    validate runs one worker per core (``benchmarks/test_speed.py``: an RL² agent's steps take 0.48x the
+    time of two threads beside one busy process on 2 cores, 0.96x on an idle machine).
     """
     import_with_torch("torch").set_num_threads(1)
     return algorithm(checkpoint_algorithm(checkpoint)).load_agent(checkpoint, **options)

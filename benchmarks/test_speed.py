@@ -1,6 +1,7 @@
 """Every speed scenario of tasksuite.speed (all families and benchmarks), as pytest-benchmark tests."""
 
 import importlib.util
+import os
 
 import pytest
 
@@ -60,3 +61,31 @@ def test_against_metaworld(benchmark, request, summary_line):
     benchmark.extra_info["metaworld"] = rows
     for row in rows:
         summary_line(f"{row['what']}: {row['speedup']:.3g}x")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the baselines need torch")
+def test_baseline_agent_acts_on_one_torch_thread(against, tmp_path):
+    """``tasksuite.baselines.load_agent`` runs torch on one thread: an RL² agent's steps (one
+    observation each, as the harness calls them) on one thread against the same steps on torch's
+    default of one thread per core."""
+    import torch
+
+    from tasksuite.baselines import load_agent, train_baseline
+    from tasksuite.evaluation.agent import TaskContext
+
+    bench = tasksuite.make_benchmark("navigation-meta")
+    checkpoint = train_baseline("rl2", bench, tmp_path, steps=1600, parallel_trials=8, episodes_per_trial=2)
+    agent, cores = load_agent(checkpoint), os.cpu_count() or 1
+    env = bench.make_env(bench.test_tasks[0])
+    space = {"observation_space": env.observation_space, "action_space": env.action_space}
+    agent.begin_task(TaskContext(bench.family.name, bench.setting, None, **space, horizon=bench.family.horizon, seed=0))
+    agent.begin_episode(adaptation=False)
+    obs, _ = env.reset(seed=0)
+
+    def steps(threads: int) -> None:
+        torch.set_num_threads(threads)
+        for _ in range(50):
+            agent.act(obs)
+
+    against(lambda: steps(1), lambda: steps(cores), reference_name=f"torch on {cores} threads", units=50)
+    torch.set_num_threads(1)
