@@ -129,8 +129,8 @@ TABLE: tuple[Row, ...] = (
         pearl={"steps": 300_000},
         incontext={
             "steps": 3_000_000,
-            "why": "at 2M env steps (3 seeds, 8.5 min each) the test score was 0.848 and still rising "
-            "(0.80 at 1.6M): trained on to 3M, ~13 min a seed",
+            "why": "at 2M env steps (3 seeds, 8.2 min each) the test score was 0.848 and still rising "
+            "(0.80 at 1.6M): trained on to 3M, 0.861 in 11.7 min a seed (both parts)",
         },
     ),
     *_meta(
@@ -140,9 +140,9 @@ TABLE: tuple[Row, ...] = (
         pearl={
             "steps": 180_000,
             "why": "navigation-meta's learning curve (3 seeds): 0.71 at 120k, 0.77 at 180k, 0.85 at 300k env steps; "
-            "180k is ~23 min a seed",
+            "180k measured 7.3 min a seed (horizon 100: twice the env steps per gradient step)",
         },
-        incontext={"steps": 1_200_000, "why": "horizon 100: a 4-episode window of 400 steps; ~14 min by throughput"},
+        incontext={"steps": 1_200_000, "why": "horizon 100: a 4-episode window of 400 steps; measured 10.2 min a seed"},
     ),
     Row(
         "maml",
@@ -173,7 +173,7 @@ TABLE: tuple[Row, ...] = (
             "why": "at 1M env steps the episodes of a trial score alike (no adaptation); they separate after ~2M",
         },
         pearl={"steps": 300_000},
-        incontext={"steps": 1_500_000, "why": "~14 min a seed by measured throughput (1,750 env steps/s)"},
+        incontext={"steps": 1_500_000, "why": "measured 6.8 min a seed"},
     ),
     *_meta(
         "warehouse-meta",
@@ -186,7 +186,7 @@ TABLE: tuple[Row, ...] = (
         "incontext",
         "navigation-meta",
         steps=1_000_000,
-        why="1M env steps for every size (~4.5 min a seed): the study compares sizes at one budget",
+        why="1M env steps for every size (3.0-3.3 min a seed measured): the study compares sizes at one budget",
     ),
     Row("multitask", "navigation-multitask"),
     Row("multitask", "reaching-multitask"),
