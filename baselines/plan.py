@@ -160,7 +160,8 @@ TABLE: tuple[Row, ...] = (
         rl2={
             "steps": 4_000_000,
             "why": "at 1M env steps (5 seeds, 74 s each) the test score was 0.387 and still rising on 4 seeds "
-            "(0.02 at 200k, 0.29 at 600k): trained on to 4M",
+            "(0.02 at 200k, 0.29 at 600k): 4M, trained anew (the 1M checkpoints predate the benchmark check "
+            "on resume)",
         },
         pearl={
             "steps": 100_000,

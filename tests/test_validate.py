@@ -58,6 +58,7 @@ SECTIONS = [
     "## OOD",
     "## Sample efficiency",
     "## Per training seed",
+    "## Raw returns",
     "## Transfer on navigation-multitask",
     "## Transfer on reaching-multitask",
 ]
@@ -270,6 +271,21 @@ def test_a_folder_without_checkpoints_and_episode_records_still_reports_the_same
         shutil.rmtree(units)
     again = validation.write_report(kept, summary["not_run"])
     assert [_scores_only(m) for m in again["methods"]] == [_scores_only(m) for m in summary["methods"]]
+
+
+def test_raw_returns_are_reported_beside_the_normalized_scores_they_give(tiny_run):
+    out, summary = tiny_run
+    job = validation.job_scores(out / "evaluations" / "maml-navigation-meta-seed0", control=True)
+    normalized = job["splits"]["test"]["tasks"]
+    assert job["returns"].keys() == job["references"].keys() == normalized.keys()
+    for task, ret in job["returns"].items():
+        ref = job["references"][task]
+        assert (ret - ref["random"]) / (ref["oracle"] - ref["random"]) == pytest.approx(normalized[task])
+    returns = _method(summary, "maml")["returns"]
+    assert returns["test"]["low"] <= returns["test"]["iqm"] <= returns["test"]["high"]
+    assert returns["random"] < returns["oracle"]
+    section = (out / "report.md").read_text().split("## Raw returns")[1].split("\n## ")[0]
+    assert "| navigation-meta | MAML | 2 |" in section and f"{returns['oracle']:.2f} |" in section
 
 
 def test_the_transfer_protocols_table_is_in_the_report(tiny_run):

@@ -59,15 +59,18 @@ def _records(folder: Path) -> Records:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def _per_task(records: Records, split: str, episode: int | None = None, variant: str = "agent") -> dict[str, float]:
-    """Per task, the mean normalized return of the evaluation episodes (or of episode index ``episode``)
-    of the records of ``variant`` (the evaluated agent; ``"sweep"``: the adaptation sweep's trials)."""
+def _per_task(
+    records: Records, split: str, episode: int | None = None, variant: str = "agent", value: str = "normalized"
+) -> dict[str, float]:
+    """Per task, the mean normalized return (``value="ret"``: raw return) of the evaluation episodes (or of
+    episode index ``episode``) of the records of ``variant`` (the evaluated agent; ``"sweep"``: the
+    adaptation sweep's trials)."""
     values: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        if r["split"] != split or r["variant"] != variant or r["normalized"] is None:
+        if r["split"] != split or r["variant"] != variant or r[value] is None:
             continue
         if (episode is None and not r["adaptation"]) or (episode is not None and r["episode"] == episode):
-            values[r["task_id"]].append(r["normalized"])
+            values[r["task_id"]].append(r[value])
     return {task: float(np.mean(v)) for task, v in sorted(values.items())}
 
 
@@ -101,10 +104,13 @@ def job_scores(folder: Path, control: bool) -> dict[str, Any]:
     split (with mean OOD distance and success rate), the score at each episode of the test trials,
     the control's and each learning-curve snapshot's test score. Computed from the harness's
     episode records once and kept in ``scores.json`` (small: a validate folder can be committed
-    with it and without the bulky records, and still be reported and resumed)."""
+    with it and without the bulky records, and still be reported and resumed). Also kept: the raw
+    test returns per task and the two references that normalize them, to compare with papers."""
     path = folder / SCORES
-    if path.exists():
-        return _read_json(path)
+    cached = _read_json(path)
+    # A scores.json from before raw returns were kept is recomputed where its records still are.
+    if cached is not None and ("returns" in cached or not (folder / "episodes.jsonl").exists()):
+        return cached
     records = _records(folder)
     config = _read_json(folder / "config.json")
     splits = [*(["train"] if "multi-task" in config["protocols"] else []), "test", *config["ood_levels"]]
@@ -127,6 +133,12 @@ def job_scores(folder: Path, control: bool) -> dict[str, Any]:
             }
             for i in indices
         ],
+        "returns": _per_task(records, "test", value="ret"),
+        "references": {
+            task: {"random": ref["random"], "oracle": ref["oracle"]}
+            for task, ref in sorted((_read_json(folder / "references.json") or {}).items())
+            if task in per_split["test"]["tasks"]
+        },
         "control": _per_task(_records(folder / CONTROL), "test") if control else {},
         "curve": {
             p.name: _per_task(_records(p), "test")
@@ -238,6 +250,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
     swept: list[dict[str, Any]] = []
     demonstrated: list[dict[str, Any]] = []
     snapshot_steps: dict[int, list[int]] = defaultdict(list)
+    references: dict[str, dict[str, float]] = {}
     for training in trainings:
         run, folder = root / "runs" / training["name"], root / "evaluations" / training["name"]
         trained, evaluated = _read_json(run / TRAINED), _read_json(folder / EVALUATED)
@@ -279,6 +292,9 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
             adaptation = [episode["adaptation"] for episode in job["episodes"]]
         if job["control"]:
             scores["control"].append(job["control"])
+        if job.get("returns"):
+            scores["returns"].append(job["returns"])
+            references = references or job["references"]
         # The i-th snapshot of every seed is pooled: their env steps differ a little where episodes
         # end early (a batch of whole episodes), so the point stands at their mean.
         for i, (steps, values) in enumerate(sorted(job["curve"].items(), key=lambda item: int(item[0]))):
@@ -329,6 +345,7 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         else {"label": first["control"]["label"], "test": _aggregate(matrices.get("control"))},
         "gain": _aggregate(test, matrices.get("control")) if first["control"] else None,
         "adaptation_gain": _aggregate(test, matrices.get("pre")) if k else None,
+        "returns": _returns(matrices.get("returns"), references),
         "new_seed_range": expected,
         "held_out": held_out,
         "learning": learning,
@@ -338,6 +355,18 @@ def method_summary(root: Path, trainings: Sequence[dict[str, Any]]) -> dict[str,
         "demonstrations": _demo_summary(demonstrated),
         "runs": runs,
         "_test_matrix": test,
+    }
+
+
+def _returns(matrix: np.ndarray | None, references: Mapping[str, Mapping[str, float]]) -> dict[str, Any] | None:
+    """The test split's raw returns: two-level aggregate over seeds x tasks, beside the mean returns of
+    the uniform-random policy and the oracle over the same tasks."""
+    agg = _aggregate(matrix)
+    if agg is None or not references:
+        return None
+    return {
+        "test": agg,
+        **{ref: float(np.mean([r[ref] for r in references.values()])) for ref in ("random", "oracle")},
     }
 
 
@@ -571,6 +600,7 @@ def markdown(summary: dict[str, Any], plan: dict[str, Any], plots: Mapping[str, 
     lines += _scaling_section(summary["methods"], plots)
     lines += _efficiency_table(summary["methods"])
     lines += _seed_table(summary["methods"])
+    lines += _returns_section(summary["methods"])
     for t in summary["transfers"]:
         lines += [f"## Transfer on {t['benchmark']}", ""]
         if t["section"] is None:
@@ -709,6 +739,31 @@ def _missing_reason(m: dict[str, Any]) -> str:
 def _section_head(title: str, text: str, columns: Sequence[str]) -> list[str]:
     """A report section's heading, its explanation and the head of its table."""
     return [f"## {title}", "", text, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def _returns_section(methods: Sequence[dict[str, Any]]) -> list[str]:
+    order = list(dict.fromkeys(m["benchmark"] for m in methods))
+    shown = sorted(
+        (m for m in methods if m.get("returns") and m.get("train_tasks") is None),
+        key=lambda m: order.index(m["benchmark"]),
+    )
+    if not shown:
+        return []
+    lines = _section_head(
+        "Raw returns",
+        "The post-adaptation test scores as the env's undiscounted episode returns (IQM over pooled seeds × "
+        "test tasks, intervals as above), beside the mean returns over the same tasks of the two policies "
+        "that normalize them: the scale on which papers plot the presets (maml-navigation, pearl-sparse-point).",
+        ["benchmark", "method", "seeds", "post-adaptation return", "normalized", "uniform-random", "oracle"],
+    )
+    for m in shown:
+        r, ret = m["returns"], m["returns"]["test"]
+        lines.append(
+            f"| {m['benchmark']} | {label_of(m['label'])} | {len(m['seeds'])} "
+            f"| {ret['iqm']:.2f} [{ret['low']:.2f}, {ret['high']:.2f}] "
+            f"| {_cell(m['splits'].get('test'))} | {r['random']:.2f} | {r['oracle']:.2f} |"
+        )
+    return [*lines, ""]
 
 
 def _sweep_section(methods: Sequence[dict[str, Any]], plots: Mapping[str, str]) -> list[str]:
