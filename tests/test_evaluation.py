@@ -278,6 +278,20 @@ def test_a_copied_or_edited_unit_file_is_refused_by_report_and_recomputed_by_eva
     assert second.read_bytes() == original
 
 
+def test_a_unit_file_cut_short_by_a_crash_is_refused_and_run_again(tmp_path):
+    out, (first, _) = _evaluated(tmp_path)
+    original = first.read_bytes()
+    lines = original.splitlines(keepends=True)
+    assert len(lines) > 1
+    for cut in (b"".join(lines[:-1]), original[: len(original) // 2], b""):  # at a line boundary, mid-line, empty
+        first.write_bytes(cut)
+        with pytest.raises(TasksuiteError, match=rf"1 unit file\(s\) .* do not check out.*{first.name}"):
+            redraw_report(out)
+        with pytest.warns(UserWarning, match="running unit .* again"):
+            evaluate(out, RANDOM, "navigation-meta", "meta-test", max_tasks=2, eval_episodes=1, **CHEAP)
+        assert first.read_bytes() == original
+
+
 def test_units_of_another_configuration_or_with_nan_are_not_reported(tmp_path):
     out, (first, _) = _evaluated(tmp_path)
     other = tmp_path / "other"

@@ -1,8 +1,9 @@
 """Crash-safe file writes: a reader sees the old file or the new one, never half of one.
 
-A write goes to a temporary file beside its target (``.<name>.<random>.tmp``), is fsynced, then
-renamed over the target. Only a regular file (or nothing) is ever replaced: renaming over a
-device node, a FIFO, a socket or a symbolic link would silently destroy it, so those are refused.
+A write goes to a temporary file beside its target (``.<name>.<random>.tmp``), is fsynced (unless
+its reader detects a file a power loss cut short, see ``durable``), then renamed over the target.
+Only a regular file (or nothing) is ever replaced: renaming over a device node, a FIFO, a socket or
+a symbolic link would silently destroy it, so those are refused.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], durable: bool = True) -> None:
     """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
+    ``durable=False`` skips the fsync (a few ms): a killed process still leaves the old file or the new
+    one, but after an OS crash or a power loss the new one may come back empty or cut short; only for
+    files whose reader detects that (evaluation unit files: each record says how many its file holds).
     Raises :class:`OutputError` when ``path`` is empty or names anything but a regular file.
     """
     target = writable_path(path)
@@ -36,7 +40,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -74,9 +79,9 @@ def temporary_prefix(name: str) -> str:
     return f".{name}."
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+def atomic_write_text(path: str | os.PathLike[str], text: str, durable: bool = True) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (``durable``: see :func:`atomic_write`)."""
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable)
 
 
 def atomic_write_json(path: str | os.PathLike[str], value: Any) -> None:

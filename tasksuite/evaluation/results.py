@@ -17,13 +17,15 @@
 Every file is written atomically (temp file, fsync, rename), so a killed run
 leaves whole files only, and a unit file exists exactly when the unit finished:
 re-running the same command skips finished units and retries failed ones.
-Unit files skip the fsync: after an OS crash or a power loss one may come back
-empty or missing, which the checks below catch, and the unit is run again.
+Unit files skip the fsync (a few ms each, most of an evaluation's writing): after an OS
+crash or a power loss one may come back empty, cut short or missing, which the checks below
+catch (every record says how many records its file holds), and the unit is run again.
 
 Nothing read back is trusted blindly. Every unit record carries ``run``, the hash of the
 configuration that produced it (agent, its kwargs and the digests of files they name, benchmark,
-protocols, K, E, ...), and ``check``, a digest of the record itself. A unit file whose path,
-run hash, digests or numbers (NaN, infinity) do not match is refused by ``report`` and run again
+protocols, K, E, ...), ``unit_records``, the number of records of its file, and ``check``, a digest
+of the record itself. A unit file whose path, run hash, record count, digests or numbers (NaN,
+infinity) do not match is refused by ``report`` and run again
 by ``evaluate`` (with a warning). These checks catch copied, stale and hand-edited files; they are
 not a signature against someone who recomputes the digests on purpose.
 """
@@ -47,7 +49,7 @@ KIND = "results"
 # they may differ between a run and its resumption.
 _EXECUTION_SETTINGS = ("workers", "backend", "method")
 # Fields the results folder adds to each record it saves (and strips when reading them back).
-_RUN, _CHECK = "run", "check"
+_RUN, _CHECK, _COUNT = "run", "check", "unit_records"
 
 
 def run_hash(config: dict[str, Any]) -> str:
@@ -155,11 +157,11 @@ class ResultsDir:
         for record in records:
             if record.get("unit") != key:
                 raise TasksuiteError(f"internal error: a record of unit {record.get('unit')!r} saved as unit {key!r}")
-            record = {**record, _RUN: self._run}
+            record = {**record, _RUN: self._run, _COUNT: len(records)}
             stamped.append({**record, _CHECK: digest(record)})
-        # fsynced like every results file (a few ms each): after a power loss, a unit file cut at a
-        # line boundary would pass its records' digests with episodes missing
-        atomic_write_text(self.unit_file(key), to_jsonl(stamped))
+        # Not fsynced: a file a power loss cut short, even at a line boundary, holds fewer records
+        # than each of them says, and read_unit refuses it.
+        atomic_write_text(self.unit_file(key), to_jsonl(stamped), durable=False)
         self.error_file(key).unlink(missing_ok=True)
 
     def read_unit(self, key: str) -> list[dict[str, Any]]:
@@ -185,7 +187,12 @@ class ResultsDir:
                 )
             if record.get("unit") != key:
                 raise IntegrityError(f"{path} line {number}: a record of unit {record.get('unit')!r}, not {key!r}")
-            records.append({k: v for k, v in record.items() if k not in (_RUN, _CHECK)})
+            if record.get(_COUNT) != len(lines):
+                raise IntegrityError(
+                    f"{path} line {number}: the file holds {len(lines)} record(s), its records say "
+                    f"{record.get(_COUNT)!r} (cut short by a crash while it was written?)"
+                )
+            records.append({k: v for k, v in record.items() if k not in (_RUN, _CHECK, _COUNT)})
         return records
 
     def save_error(self, key: str, error: str, traceback: str) -> None:
