@@ -123,6 +123,13 @@ class Squash:
         return (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
 
 
+def adam(params: Any, lr: float) -> torch.optim.Adam:
+    """Adam over ``params`` (tensors or param groups), updating all of them in one batched step: on CPU
+    torch otherwise loops over the tensors one by one. The numbers are the same (a training's checkpoint
+    is bit for bit the one of the loop); the step takes fewer kernel launches."""
+    return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
 def gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Log-density of ``u`` under a diagonal Gaussian, summed over the last dimension."""
     return (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)

@@ -50,6 +50,7 @@ from tasksuite.baselines.common import (
     Run,
     Squash,
     VectorEnvs,
+    adam,
     config_from_dict,
     load_checkpoint,
     rollout,
@@ -205,7 +206,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     """
     run = Run("incontext", config, benchmark, out_dir, resume)
     net = ContextTransformer(run.obs_dim, run.act_dim, config.width, config.heads, config.layers)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    optimizer = adam(net.parameters(), config.lr)
     run.track(policy=net, optimizer=optimizer)
     n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
     vector_envs = VectorEnvs(benchmark)

@@ -45,6 +45,7 @@ from tasksuite.baselines.common import (
     Run,
     Squash,
     VectorEnvs,
+    adam,
     config_from_dict,
     gaussian_log_prob,
     load_checkpoint,
@@ -274,12 +275,12 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     run = Run("pearl", config, benchmark, out_dir, resume, agent_keys=("sac",))
     obs_dim, act_dim, squash = run.obs_dim, run.act_dim, run.squash
     sac = SAC(obs_dim, act_dim, config)
-    critic_optimizer = torch.optim.Adam(
+    critic_optimizer = adam(
         [{"params": sac.critics.parameters()}, {"params": sac.encoder.parameters(), "lr": config.encoder_lr}],
-        lr=config.lr,
+        config.lr,
     )
-    actor_optimizer = torch.optim.Adam(sac.actor.parameters(), lr=config.lr)
-    alpha_optimizer = torch.optim.Adam([sac.log_alpha], lr=config.lr)
+    actor_optimizer = adam(sac.actor.parameters(), config.lr)
+    alpha_optimizer = adam([sac.log_alpha], config.lr)
     n_tasks, horizon = len(benchmark.train_tasks), benchmark.family.horizon
     replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
     # As in the paper's encoder buffer: the context the encoder trains on is each task's latest
@@ -344,7 +345,9 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
 
         z_rows = z_rows.detach()
         u, log_prob = sac.sample(obs, z_rows, squash)
+        sac.critics.requires_grad_(False)  # the actor's loss trains the actor only: no critic gradients computed
         actor_loss = (alpha * log_prob - sac.q(sac.critics, obs, torch.tanh(u), z_rows)).mean()
+        sac.critics.requires_grad_(True)
         actor_optimizer.zero_grad()
         actor_loss.backward()
         actor_optimizer.step()

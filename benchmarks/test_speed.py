@@ -89,3 +89,20 @@ def test_baseline_agent_acts_on_one_torch_thread(against, tmp_path):
 
     against(lambda: steps(1), lambda: steps(cores), reference_name=f"torch on {cores} threads", units=50)
     torch.set_num_threads(1)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the baselines need torch")
+def test_baselines_adam_updates_all_parameters_in_one_batched_step(against):
+    """The baselines' optimizer (``tasksuite.baselines.common.adam``: the same numbers, see
+    tests/test_baselines.py) on PEARL's networks against torch's per-tensor loop, CPU torch's default."""
+    import torch
+
+    from tasksuite.baselines import pearl
+    from tasksuite.baselines.common import adam
+
+    torch.set_num_threads(1)
+    params = list(pearl.SAC(2, 2, pearl.Config()).parameters())
+    for p in params:
+        p.grad = torch.randn_like(p)
+    batched, per_tensor = adam(params, 1e-3), torch.optim.Adam(params, lr=1e-3, foreach=False)
+    against(batched.step, per_tensor.step, reference_name="torch.optim.Adam(foreach=False)", unit="update")

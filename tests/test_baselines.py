@@ -135,6 +135,22 @@ def test_squash_stays_inside_the_action_box_and_its_log_det_is_the_jacobian():
 
 
 @pytest.mark.slow
+def test_the_baselines_batched_adam_gives_the_numbers_of_torchs_per_tensor_loop():
+    torch.manual_seed(0)
+    net, twin = common.mlp(4, 2, (8, 8)), common.mlp(4, 2, (8, 8))
+    twin.load_state_dict(net.state_dict())
+    initial = net[0].weight.detach().clone()
+    batched, per_tensor = common.adam(net.parameters(), 1e-2), torch.optim.Adam(twin.parameters(), 1e-2, foreach=False)
+    for _ in range(20):
+        x = torch.randn(16, 4)
+        for model, optimizer in ((net, batched), (twin, per_tensor)):
+            optimizer.zero_grad()
+            model(x).pow(2).mean().backward()
+            optimizer.step()
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), twin.parameters(), strict=True))
+    assert not torch.equal(net[0].weight, initial)  # it did train
+
+
 def test_maml_meta_training_raises_post_adaptation_returns_above_pre_adaptation(tmp_path):
     train_baseline("maml", META, tmp_path, steps=100_000, tasks_per_batch=10)
     rows = read_progress(tmp_path)
