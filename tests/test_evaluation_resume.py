@@ -45,8 +45,18 @@ ARGS = [
 def _run_cli(out: Path, workers: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "tasksuite.cli", *ARGS, *extra, "--workers", str(workers), "--out", str(out)]
-    # A session of its own: the test can signal the whole process group (the CLI and its workers).
-    return subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A shell's background job ignores SIGINT, and a process it starts inherits that (pytest run with `&`):
+    # the CLI must start with the default SIGINT, or the SIGINT test cannot interrupt it.
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a handler: reset to default across exec
+    try:
+        # A session of its own: the test can signal the whole process group (the CLI and its workers).
+        return subprocess.Popen(
+            command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _unit_files(out: Path) -> list[Path]:
