@@ -131,10 +131,6 @@ def test_squash_stays_inside_the_action_box_and_its_log_det_is_the_jacobian():
     assert squash.log_det(point).item() == pytest.approx(torch.logdet(jacobian).item(), abs=1e-5)
 
 
-# ---------------------------------------------------------------------- learning
-
-
-@pytest.mark.slow
 def test_the_baselines_batched_adam_gives_the_numbers_of_torchs_per_tensor_loop():
     torch.manual_seed(0)
     net, twin = common.mlp(4, 2, (8, 8)), common.mlp(4, 2, (8, 8))
@@ -151,6 +147,10 @@ def test_the_baselines_batched_adam_gives_the_numbers_of_torchs_per_tensor_loop(
     assert not torch.equal(net[0].weight, initial)  # it did train
 
 
+# ---------------------------------------------------------------------- learning
+
+
+@pytest.mark.slow
 def test_maml_meta_training_raises_post_adaptation_returns_above_pre_adaptation(tmp_path):
     train_baseline("maml", META, tmp_path, steps=100_000, tasks_per_batch=10)
     rows = read_progress(tmp_path)
