@@ -20,12 +20,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.adam import adam as adam_update
 from tqdm import tqdm
 
 from tasksuite.core.benchmark import Benchmark
@@ -123,11 +124,100 @@ class Squash:
         return (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
 
 
-def adam(params: Any, lr: float) -> torch.optim.Adam:
-    """Adam over ``params`` (tensors or param groups), updating all of them in one batched step: on CPU
-    torch otherwise loops over the tensors one by one. The numbers are the same (a training's checkpoint
-    is bit for bit the one of the loop); the step takes fewer kernel launches."""
-    return torch.optim.Adam(params, lr=lr, foreach=True)
+class Adam:
+    """Adam with torch's defaults over ``params`` (tensors, or param groups that may set their own
+    ``lr``), every group updated in one batched step (on CPU torch otherwise loops over the tensors).
+
+    The update is torch's own function (``torch.optim.adam.adam``, the one ``torch.optim.Adam``
+    calls) and :meth:`state_dict` is ``torch.optim.Adam``'s format, so checkpoints of either load in
+    both and continue bit for bit.
+    Why not ``torch.optim.Adam`` itself: building any ``torch.optim`` optimizer imports
+    ``torch._dynamo`` (its ``add_param_group`` is wrapped by ``torch._disable_dynamo``), 2.2-2.8 s of
+    every ``tasksuite train`` start-up for a compiler the baselines never use.
+    """
+
+    _HYPERPARAMETERS: ClassVar[dict[str, Any]] = {
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": True,
+        "capturable": False,
+        "differentiable": False,
+        "fused": None,
+        "decoupled_weight_decay": False,
+    }
+
+    def __init__(self, params: Any, lr: float) -> None:
+        groups = list(params)
+        if not groups or not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.param_groups = [{"lr": group.get("lr", lr), "params": list(group["params"])} for group in groups]
+        self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+
+    def _parameters(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def zero_grad(self) -> None:
+        """Drop every parameter's gradient (as ``torch.optim``'s ``set_to_none=True``)."""
+        for p in self._parameters():
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of the parameters that have a gradient."""
+        (beta1, beta2) = self._HYPERPARAMETERS["betas"]
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if p not in self.state:
+                    self.state[p] = {
+                        "step": torch.tensor(0.0),
+                        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+                    }
+            states = [self.state[p] for p in params]
+            adam_update(
+                params,
+                [p.grad for p in params],
+                [state["exp_avg"] for state in states],
+                [state["exp_avg_sq"] for state in states],
+                [],
+                [state["step"] for state in states],
+                foreach=True,
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=group["lr"],
+                weight_decay=0.0,
+                eps=self._HYPERPARAMETERS["eps"],
+                maximize=False,
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state in ``torch.optim.Adam.state_dict``'s format (parameters numbered across groups)."""
+        index = {p: i for i, p in enumerate(self._parameters())}
+        groups, start = [], 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            groups.append({"lr": group["lr"], **self._HYPERPARAMETERS, "params": list(range(start, start + count))})
+            start += count
+        return {"state": {index[p]: dict(state) for p, state in self.state.items()}, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a state of :meth:`state_dict` (or of a ``torch.optim.Adam`` over the same groups)."""
+        saved = state_dict["param_groups"]
+        if [len(group["params"]) for group in saved] != [len(group["params"]) for group in self.param_groups]:
+            raise ValueError("optimizer state_dict: its parameter groups differ from this optimizer's")
+        for group, saved_group in zip(self.param_groups, saved, strict=True):
+            group["lr"] = saved_group["lr"]
+        parameters = self._parameters()
+        self.state = {}
+        for i, state in state_dict["state"].items():
+            p = parameters[int(i)]
+            # As torch.optim: moments take the parameter's dtype, the step count stays as saved.
+            self.state[p] = {key: value if key == "step" else value.to(p.dtype) for key, value in state.items()}
 
 
 def gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -47,10 +47,10 @@ import torch
 from torch import nn
 
 from tasksuite.baselines.common import (
+    Adam,
     Run,
     Squash,
     VectorEnvs,
-    adam,
     config_from_dict,
     load_checkpoint,
     rollout,
@@ -206,7 +206,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     """
     run = Run("incontext", config, benchmark, out_dir, resume)
     net = ContextTransformer(run.obs_dim, run.act_dim, config.width, config.heads, config.layers)
-    optimizer = adam(net.parameters(), config.lr)
+    optimizer = Adam(net.parameters(), config.lr)
     run.track(policy=net, optimizer=optimizer)
     n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
     vector_envs = VectorEnvs(benchmark)

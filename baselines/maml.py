@@ -39,11 +39,11 @@ import torch
 from torch.func import functional_call, grad, vmap
 
 from tasksuite.baselines.common import (
+    Adam,
     GaussianPolicy,
     Run,
     Squash,
     VectorEnvs,
-    adam,
     clipped_surrogate,
     config_from_dict,
     discounted_advantages,
@@ -193,7 +193,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     run = Run("maml", config, benchmark, out_dir, resume)
     policy = GaussianPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
     maml = MAML(policy, config)
-    optimizer = adam(policy.parameters(), config.outer_lr)
+    optimizer = Adam(policy.parameters(), config.outer_lr)
     run.track(policy=policy, optimizer=optimizer)
     horizon, n_tasks, k = benchmark.family.horizon, config.tasks_per_batch, config.episodes_per_task
     vector_envs = VectorEnvs(benchmark)

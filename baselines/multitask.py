@@ -30,10 +30,10 @@ import torch
 from torch import nn
 
 from tasksuite.baselines.common import (
+    Adam,
     GaussianPolicy,
     Run,
     Squash,
-    adam,
     clipped_surrogate,
     config_from_dict,
     discounted_advantages,
@@ -114,7 +114,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     policy = GaussianPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
     critic = mlp(run.obs_dim, 1, config.hidden)
     parameters = [*policy.parameters(), *critic.parameters()]
-    optimizer = adam(parameters, config.lr)
+    optimizer = Adam(parameters, config.lr)
     obs_moments, return_moments = RunningMoments(run.obs_dim), RunningMoments(1)
     run.track(policy=policy, critic=critic, optimizer=optimizer, obs_moments=obs_moments, return_moments=return_moments)
     envs = benchmark.make_vec_env([task for task in benchmark.train_tasks for _ in range(config.envs_per_task)])

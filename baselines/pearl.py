@@ -41,11 +41,11 @@ import torch
 from torch import nn
 
 from tasksuite.baselines.common import (
+    Adam,
     Rollout,
     Run,
     Squash,
     VectorEnvs,
-    adam,
     config_from_dict,
     gaussian_log_prob,
     load_checkpoint,
@@ -275,12 +275,12 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     run = Run("pearl", config, benchmark, out_dir, resume, agent_keys=("sac",))
     obs_dim, act_dim, squash = run.obs_dim, run.act_dim, run.squash
     sac = SAC(obs_dim, act_dim, config)
-    critic_optimizer = adam(
+    critic_optimizer = Adam(
         [{"params": sac.critics.parameters()}, {"params": sac.encoder.parameters(), "lr": config.encoder_lr}],
         config.lr,
     )
-    actor_optimizer = adam(sac.actor.parameters(), config.lr)
-    alpha_optimizer = adam([sac.log_alpha], config.lr)
+    actor_optimizer = Adam(sac.actor.parameters(), config.lr)
+    alpha_optimizer = Adam([sac.log_alpha], config.lr)
     n_tasks, horizon = len(benchmark.train_tasks), benchmark.family.horizon
     replay = Replay(n_tasks, config.capacity, transitions_dim(obs_dim, act_dim))
     # As in the paper's encoder buffer: the context the encoder trains on is each task's latest

@@ -29,10 +29,10 @@ import torch
 from torch import nn
 
 from tasksuite.baselines.common import (
+    Adam,
     Run,
     Squash,
     VectorEnvs,
-    adam,
     clipped_surrogate,
     config_from_dict,
     discounted_advantages,
@@ -110,7 +110,7 @@ def train(config: Config, benchmark: Benchmark, out_dir: str | os.PathLike[str],
     """
     run = Run("rl2", config, benchmark, out_dir, resume)
     net = RecurrentPolicy(run.obs_dim, run.act_dim, config.hidden, config.init_log_std)
-    optimizer = adam(net.parameters(), config.lr)
+    optimizer = Adam(net.parameters(), config.lr)
     run.track(policy=net, optimizer=optimizer)
     n, horizon, episodes = config.parallel_trials, benchmark.family.horizon, config.episodes_per_trial
     vector_envs = VectorEnvs(benchmark)

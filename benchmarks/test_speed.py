@@ -38,8 +38,8 @@ def test_train_start_up(benchmark, summary_line, algorithm):
     benchmark.extra_info.update(start_up.to_dict())
     summary_line(
         f"tasksuite train {algorithm} --benchmark {start_up.benchmark}: {start_up.start_up_s:.2f} s to the first "
-        f"env step after import torch ({start_up.torch_import_s:.2f} s), of which {start_up.dynamo_import_s:.2f} s "
-        "torch's lazy import of torch._dynamo"
+        f"env step after import torch ({start_up.torch_import_s:.2f} s)"
+        + (", torch._dynamo imported on the way" if start_up.compiler_imported else "")
     )
 
 
@@ -93,16 +93,16 @@ def test_baseline_agent_acts_on_one_torch_thread(against, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the baselines need torch")
 def test_baselines_adam_updates_all_parameters_in_one_batched_step(against):
-    """The baselines' optimizer (``tasksuite.baselines.common.adam``: the same numbers, see
+    """The baselines' optimizer (``tasksuite.baselines.common.Adam``: the same numbers, see
     tests/test_baselines.py) on PEARL's networks against torch's per-tensor loop, CPU torch's default."""
     import torch
 
     from tasksuite.baselines import pearl
-    from tasksuite.baselines.common import adam
+    from tasksuite.baselines.common import Adam
 
     torch.set_num_threads(1)
     params = list(pearl.SAC(2, 2, pearl.Config()).parameters())
     for p in params:
         p.grad = torch.randn_like(p)
-    batched, per_tensor = adam(params, 1e-3), torch.optim.Adam(params, lr=1e-3, foreach=False)
+    batched, per_tensor = Adam(params, 1e-3), torch.optim.Adam(params, lr=1e-3, foreach=False)
     against(batched.step, per_tensor.step, reference_name="torch.optim.Adam(foreach=False)", unit="update")

@@ -459,9 +459,9 @@ class TrainStartUp:
 
     algorithm: str
     benchmark: str
-    torch_import_s: float  # ``import torch``, not counted in the two figures below
+    torch_import_s: float  # ``import torch``, not counted in ``start_up_s``
     start_up_s: float  # the rest, up to the first env step
-    dynamo_import_s: float  # of which torch's lazy ``import torch._dynamo`` (every torch.optim optimizer's first use)
+    compiler_imported: bool  # whether ``torch._dynamo`` (2-3 s to import, never used) was imported by then
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of the measurement."""
@@ -472,7 +472,6 @@ _TRAIN_START_UP_SCRIPT = """
 import sys, tempfile, time
 start = time.perf_counter()
 import torch
-{dynamo}
 torch_s = time.perf_counter() - start
 import tasksuite.core.env as env, tasksuite.core.vector as vector
 from tasksuite.cli import main
@@ -481,7 +480,7 @@ class FirstStep(BaseException):
     pass
 
 def first_step(*args, **kwargs):
-    print(torch_s, time.perf_counter() - start - torch_s)
+    print(torch_s, time.perf_counter() - start - torch_s, "torch._dynamo" in sys.modules)
     raise FirstStep
 
 for kind in (env.TaskEnv, vector.TaskVectorEnv, vector.SyncTaskVectorEnv):
@@ -494,22 +493,15 @@ except FirstStep:
 
 
 def train_start_up(algorithm: str = "maml", benchmark: str = "navigation-meta") -> TrainStartUp:
-    """Time ``tasksuite train ALGORITHM --benchmark BENCHMARK`` up to its first env step (needs torch).
-
-    Two fresh processes: one as it runs, one importing ``torch._dynamo`` with torch (their
-    difference is what that lazy import costs).
-    """
+    """Time ``tasksuite train ALGORITHM --benchmark BENCHMARK`` up to its first env step in a fresh
+    process (needs torch)."""
     import subprocess
 
-    figures = []
-    for dynamo in ("", "import torch._dynamo"):
-        script = _TRAIN_START_UP_SCRIPT.format(dynamo=dynamo)
-        result = subprocess.run(
-            [sys.executable, "-c", script, algorithm, benchmark], capture_output=True, text=True, check=True
-        )
-        figures.append([float(x) for x in result.stdout.split()[-2:]])
-    (torch_s, start_up_s), (_, without_dynamo_s) = figures
-    return TrainStartUp(algorithm, benchmark, torch_s, start_up_s, start_up_s - without_dynamo_s)
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAIN_START_UP_SCRIPT, algorithm, benchmark], capture_output=True, text=True, check=True
+    )
+    torch_s, start_up_s, compiler_imported = result.stdout.split()[-3:]
+    return TrainStartUp(algorithm, benchmark, float(torch_s), float(start_up_s), compiler_imported == "True")
 
 
 #: Meta-World's closest task to each of our families' single-env step.

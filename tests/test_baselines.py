@@ -8,6 +8,7 @@ tests (see the baselines' docs).
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import random
 import re
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch", reason="the baselines need torch")
 
 import tasksuite
+from tasksuite import speed
 from tasksuite.baselines import algorithm, common, load_agent, train_baseline
 from tasksuite.baselines.common import Squash, load_checkpoint, read_progress
 from tasksuite.cli import main
@@ -136,7 +138,7 @@ def test_the_baselines_batched_adam_gives_the_numbers_of_torchs_per_tensor_loop(
     net, twin = common.mlp(4, 2, (8, 8)), common.mlp(4, 2, (8, 8))
     twin.load_state_dict(net.state_dict())
     initial = net[0].weight.detach().clone()
-    batched, per_tensor = common.adam(net.parameters(), 1e-2), torch.optim.Adam(twin.parameters(), 1e-2, foreach=False)
+    batched, per_tensor = common.Adam(net.parameters(), 1e-2), torch.optim.Adam(twin.parameters(), 1e-2, foreach=False)
     for _ in range(20):
         x = torch.randn(16, 4)
         for model, optimizer in ((net, batched), (twin, per_tensor)):
@@ -145,6 +147,49 @@ def test_the_baselines_batched_adam_gives_the_numbers_of_torchs_per_tensor_loop(
             optimizer.step()
     assert all(torch.equal(p, q) for p, q in zip(net.parameters(), twin.parameters(), strict=True))
     assert not torch.equal(net[0].weight, initial)  # it did train
+
+
+def test_the_baselines_adam_is_torchs_with_param_groups_and_state_dicts_that_load_in_either():
+    torch.manual_seed(0)
+    nets = [common.mlp(4, 2, (8, 8)) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+
+    def groups(net):  # the first layer at its own step size, as PEARL's encoder
+        return [{"params": net[0].parameters(), "lr": 3e-3}, {"params": net[2:].parameters()}]
+
+    def train(pairs, steps):
+        for i in range(steps):
+            x = torch.randn(16, 4)
+            for net, optimizer in pairs:
+                optimizer.zero_grad()
+                # every third step leaves the first layer without a gradient: Adam must skip it
+                out = net[2:](torch.tanh(x.new_ones(16, 8))) if i % 3 == 0 else net(x)
+                out.pow(2).mean().backward()
+                optimizer.step()
+
+    ours, torchs = common.Adam(groups(nets[0]), 1e-2), torch.optim.Adam(groups(nets[1]), 1e-2, foreach=False)
+    train([(nets[0], ours), (nets[1], torchs)], 7)
+    assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True))
+    # each state goes through a weights_only checkpoint into the other kind of optimizer and trains on alike
+    saved = []
+    for optimizer in (ours, torchs):
+        buffer = io.BytesIO()
+        torch.save(optimizer.state_dict(), buffer)
+        buffer.seek(0)
+        saved.append(torch.load(buffer, weights_only=True))
+    torchs_resumed, ours_resumed = torch.optim.Adam(groups(nets[0]), 1e-2), common.Adam(groups(nets[1]), 1e-2)
+    torchs_resumed.load_state_dict(saved[0])
+    ours_resumed.load_state_dict(saved[1])
+    train([(nets[0], torchs_resumed), (nets[1], ours_resumed)], 5)
+    assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True))
+    with pytest.raises(ValueError, match="parameter groups"):
+        common.Adam(nets[0].parameters(), 1e-2).load_state_dict(saved[0])
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "rl2", "pearl", "incontext", "multitask"])
+def test_tasksuite_train_reaches_its_first_env_step_without_importing_torchs_compiler(algorithm):
+    benchmark = "navigation-multitask" if algorithm == "multitask" else "navigation-meta"
+    assert not speed.train_start_up(algorithm, benchmark).compiler_imported
 
 
 # ---------------------------------------------------------------------- learning
