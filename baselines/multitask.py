@@ -238,3 +238,8 @@ def trainer(**overrides: Any) -> TransferTrainer:
     """Factory of a :class:`TransferTrainer`; ``overrides`` are :class:`Config` fields (not
     ``seed`` nor ``total_env_steps``, which the protocol sets)."""
     return TransferTrainer(Config(**overrides))
+
+
+# The harness names a run's method by asking its factory (tasksuite.evaluation.agents.Factory.method_name):
+# transfer reports then carry the multi-task agent's label and colour, not the factory's name "trainer".
+trainer.method_name = lambda **overrides: "multitask"  # type: ignore[attr-defined]

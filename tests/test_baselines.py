@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import random
 import re
@@ -241,6 +242,9 @@ def test_multitask_transfer_trainer_learns_every_task_set_it_is_given(tmp_path):
     rows = summary["protocols"]["transfer"]["tasks"]
     assert len(rows) == 2 and not summary["errors"]
     assert all(row["all"] > 0.5 for row in rows), rows
+    # reports name the multi-task agent (its label and colour), not its factory's name "trainer"
+    assert json.loads((tmp_path / "config.json").read_text())["method"] == "multitask"
+    assert "multi-task PPO on navigation-multitask" in (tmp_path / "report.md").read_text()
 
 
 # ---------------------------------------------------------------------- checkpoints, determinism, resume
