@@ -167,7 +167,7 @@ class Adam:
     @torch.no_grad()
     def step(self) -> None:
         """One Adam update of the parameters that have a gradient."""
-        (beta1, beta2) = self._HYPERPARAMETERS["betas"]
+        hyper = self._HYPERPARAMETERS
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             for p in params:
@@ -185,14 +185,14 @@ class Adam:
                 [state["exp_avg_sq"] for state in states],
                 [],
                 [state["step"] for state in states],
-                foreach=True,
-                amsgrad=False,
-                beta1=beta1,
-                beta2=beta2,
+                foreach=hyper["foreach"],
+                amsgrad=hyper["amsgrad"],
+                beta1=hyper["betas"][0],
+                beta2=hyper["betas"][1],
                 lr=group["lr"],
-                weight_decay=0.0,
-                eps=self._HYPERPARAMETERS["eps"],
-                maximize=False,
+                weight_decay=hyper["weight_decay"],
+                eps=hyper["eps"],
+                maximize=hyper["maximize"],
             )
 
     def state_dict(self) -> dict[str, Any]:

@@ -36,11 +36,7 @@ def test_vector_env_footprint(benchmark, summary_line, family, num_envs):
 def test_train_start_up(benchmark, summary_line, algorithm):
     start_up = benchmark.pedantic(speed.train_start_up, args=(algorithm,), rounds=1)
     benchmark.extra_info.update(start_up.to_dict())
-    summary_line(
-        f"tasksuite train {algorithm} --benchmark {start_up.benchmark}: {start_up.start_up_s:.2f} s to the first "
-        f"env step after import torch ({start_up.torch_import_s:.2f} s)"
-        + (", torch._dynamo imported on the way" if start_up.compiler_imported else "")
-    )
+    summary_line(start_up.summary())
 
 
 def test_against_metaworld(benchmark, request, summary_line):

@@ -241,11 +241,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     start_up = None
     if not args.no_start_up and importlib.util.find_spec("torch") is not None:
         start_up = speed.train_start_up()
-        print(
-            f"\ntasksuite train {start_up.algorithm} --benchmark {start_up.benchmark}: {start_up.start_up_s:.2f} s "
-            f"to the first env step after import torch ({start_up.torch_import_s:.2f} s)"
-            + (", torch._dynamo imported on the way" if start_up.compiler_imported else "")
-        )
+        print(f"\n{start_up.summary()}")
     comparison: list[dict[str, Any]] | dict[str, str] = []
     if metaworld is not None:
         metaworld.close()

@@ -467,6 +467,14 @@ class TrainStartUp:
         """A JSON-able dict of the measurement."""
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line for ``tasksuite bench`` and the benchmarks' terminal summary."""
+        return (
+            f"tasksuite train {self.algorithm} --benchmark {self.benchmark}: {self.start_up_s:.2f} s to the first "
+            f"env step after import torch ({self.torch_import_s:.2f} s)"
+            + (", torch._dynamo imported on the way" if self.compiler_imported else "")
+        )
+
 
 _TRAIN_START_UP_SCRIPT = """
 import sys, tempfile, time
