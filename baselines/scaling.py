@@ -44,7 +44,7 @@ def scaling_benchmark(benchmark: str | Benchmark, n_train: int, seed: int = 0) -
     for _ in range(max(1000, 100 * n_train)):
         if len(train) == n_train:
             break
-        task = family.task(**family.sample_training_params(rng))
+        task = family.training_task(rng)
         if family.disjointness_key(task) not in taken:
             taken.add(family.disjointness_key(task))
             train.append(task)

@@ -3,6 +3,7 @@
 import json
 import pickle
 
+import numpy as np
 import pytest
 
 import tasksuite
@@ -81,3 +82,57 @@ def test_family_refuses_other_familys_task(family):
     other = tasksuite.get_family("navigation-maml").task()
     with pytest.raises(InvalidTaskError, match="of family 'navigation-maml' given to family 'navigation'"):
         family.coerce_task(other)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"goal_x": 0.1, "goal_y": -0.0, "reward": "dense", "action_scale": 1.0},
+        {"b": 1e-300, "a": 1e22, "c": 5e-324, "d": -1.7976931348623157e308, "e": 0.1 + 0.2},
+        {"shape": 'café "quoted" \\ \n ✓', "mass": 3, "big": 2**70, "neg": -7},
+        {"flag": True, "x": 0.5},  # not an exact number type: the encoder's path
+        {"x": np.float64(0.25), "z": 0.5},
+        {"nested": [1.0, 2.0], "x": 1.0},
+        {},
+    ],
+)
+def test_task_identity_is_the_canonical_json_ids_hash(params):
+    from tasksuite.core.task import canonical_json, task_identity
+
+    assert task_identity("navigation", params) == canonical_json({"family": "navigation", "params": params})
+
+
+def test_task_identity_refuses_what_the_encoder_refuses():
+    from tasksuite.core.task import task_identity
+
+    for value in (float("nan"), float("inf"), np.int64(3), object()):
+        with pytest.raises((ValueError, TypeError)):
+            task_identity("navigation", {"x": value})
+
+
+@pytest.mark.parametrize("name", tasksuite.list_families())
+def test_training_task_is_the_validated_task_of_the_same_draws(name):
+    """``training_task`` skips re-validating what ``sample_training_params`` guarantees (every parameter valid,
+    distance 0); over many draws it is the task ``family.task`` builds, and leaves the generator alike."""
+    family = tasksuite.get_family(name)
+    trusted, checked = np.random.default_rng(7), np.random.default_rng(7)
+    for _ in range(3000):
+        task = family.training_task(trusted)
+        reference = family.task(**family.sample_training_params(checked))
+        assert task.to_dict() == reference.to_dict()
+        assert task.ood_level is None and task.distance == 0.0
+    assert trusted.bit_generator.state == checked.bit_generator.state
+
+
+def test_an_equal_task_switches_without_reconfiguring(family, monkeypatch):
+    """A task equal in value to the one simulated (another object, another int/float spelling) is taken as it is,
+    its id reported, without re-writing the simulation."""
+    env = family.make_env(family.task(goal_x=0.5, goal_y=0.5))
+    configured = []
+    monkeypatch.setattr(env.unwrapped, "_configure", configured.append)
+    same = family.task(goal_x=0.5, goal_y=0.5)
+    env.reset(options={"task": same})
+    assert configured == [] and env.unwrapped.task is same
+    other = family.task(goal_x=0.5, goal_y=0.25)
+    _, info = env.reset(options={"task": other})
+    assert configured == [other] and info["task_id"] == other.id

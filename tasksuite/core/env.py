@@ -25,7 +25,7 @@ from tasksuite.core.checks import seed as check_seed
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, TasksuiteError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.lookup import family_named
-from tasksuite.core.task import Task
+from tasksuite.core.task import Task, same_parameters
 
 TaskLike = Task | Mapping[str, Any]
 
@@ -155,7 +155,7 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         if options:
             raise InvalidTaskError(f"unknown reset option(s) {sorted(options)}; the only option is 'task'")
         if not self._task_fixed:
-            self._switch_task(self.family.task(**self.family.sample_training_params(self.np_random)))
+            self._switch_task(self.family.training_task(self.np_random))
         elif self._task is None:
             raise TasksuiteError("internal error: a fixed task was never applied")
         self._elapsed = 0
@@ -240,8 +240,8 @@ class TaskEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.family.sample_tasks(self.np_random, integer("n", n, 0))
 
     def _switch_task(self, task: Task) -> None:
-        if task != self._task:
+        if not same_parameters(self._task, task):
             self._configure(task)
-            self._task = task
             if self.task_observable:
                 self._task_encoding = self.family.space.encode(task.params)
+        self._task = task

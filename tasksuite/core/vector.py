@@ -48,7 +48,7 @@ from tasksuite.core.env import TaskLike, plain_spec
 from tasksuite.core.errors import InvalidActionError, InvalidTaskError, UnknownNameError
 from tasksuite.core.family import TaskFamily
 from tasksuite.core.lookup import family_named
-from tasksuite.core.task import Task
+from tasksuite.core.task import Task, same_parameters
 
 
 def _family(family: str | TaskFamily) -> TaskFamily:
@@ -303,7 +303,7 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
         """
         family = self.family
         for index in indices:
-            self._switch_task(index, family.task(**family.sample_training_params(self._rngs[index])))
+            self._switch_task(index, family.training_task(self._rngs[index]))
 
     def _build_task(self, index: int) -> Task:
         """The task of sub-env ``index``, which :meth:`_draw_training_tasks` left unbuilt."""
@@ -444,12 +444,12 @@ class TaskVectorEnv(_PlainSpec, gym.vector.VectorEnv):
         self._observations[indices] = first
 
     def _switch_task(self, index: int, task: Task) -> None:
-        if self._unbuilt[index] or task != self._tasks[index]:
+        if self._unbuilt[index] or not same_parameters(self._tasks[index], task):
             self._unbuilt[index] = False
             self._configure(index, task)
-            self._tasks[index] = task
             if self.task_observable:
                 self._encodings[index] = self.family.space.encode(task.params)
+        self._tasks[index] = task
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         array = _action_batch(actions, self.action_space.shape)

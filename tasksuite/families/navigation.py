@@ -98,8 +98,9 @@ class Square(GoalRegion):
     half: float
 
     def sample(self, rng: np.random.Generator) -> tuple[float, float]:
-        x, y = rng.uniform(-self.half, self.half, size=2)
-        return float(x), float(y)
+        # rng.uniform(-half, half, size=2)'s draws and arithmetic (its high - low is 2 * half exactly).
+        u, v = rng.random(2).tolist()
+        return -self.half + 2.0 * self.half * u, -self.half + 2.0 * self.half * v
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(-self.half, self.half, size=(n, 2))  # filled in order: n draws of size 2
@@ -126,8 +127,11 @@ class ArcPoints(GoalRegion):
         return self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
     def sample(self, rng: np.random.Generator) -> tuple[float, float]:
-        x, y = self.points[rng.integers(self.count)]
-        return float(x), float(y)
+        return self._point_list[rng.integers(self.count)]
+
+    @functools.cached_property
+    def _point_list(self) -> list[tuple[float, float]]:
+        return [(x, y) for x, y in self.points.tolist()]
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         # The generator keeps the unused half of a 64-bit draw across calls: n scalar draws make this sequence.
@@ -135,7 +139,7 @@ class ArcPoints(GoalRegion):
 
     @functools.cached_property
     def _point_set(self) -> frozenset[tuple[float, float]]:
-        return frozenset(map(tuple, self.points.tolist()))
+        return frozenset(self._point_list)
 
     def distance(self, x: float, y: float) -> float:
         if (x, y) in self._point_set:  # a training goal: the minimum below is its hypot(0, 0)
