@@ -208,5 +208,12 @@ class Task:
 
 def same_parameters(current: Task | None, task: Task) -> bool:
     """Whether an env simulating ``current`` already simulates ``task``: the same family and equal parameter
-    values. Cheaper than comparing ids (two hashes), paid at every task switch."""
-    return current is task or (current is not None and current.family == task.family and current.params == task.params)
+    values. Paid at every task switch: ids are compared when both are hashed already (cheapest), the
+    parameter values otherwise (hashing two ids would cost more than the switch)."""
+    if current is task:
+        return True
+    if current is None or current.family != task.family:
+        return False
+    if current._id is not None and task._id is not None:
+        return current._id == task._id
+    return current.params == task.params
