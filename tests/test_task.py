@@ -112,9 +112,11 @@ def test_task_identity_refuses_what_the_encoder_refuses():
 
 @pytest.mark.parametrize("name", tasksuite.list_families())
 def test_training_task_is_the_validated_task_of_the_same_draws(name):
-    """``training_task`` skips re-validating what ``sample_training_params`` guarantees (every parameter valid,
-    distance 0); over many draws it is the task ``family.task`` builds, and leaves the generator alike."""
+    """Every family of tasksuite trusts its sampler (``trusted_sampler``: every parameter valid, distance 0) to
+    build the tasks resets draw without re-validating them; over many draws each is the task ``family.task``
+    builds, and the generator is left alike."""
     family = tasksuite.get_family(name)
+    assert family.trusted_sampler
     trusted, checked = np.random.default_rng(7), np.random.default_rng(7)
     for _ in range(3000):
         task = family.training_task(trusted)
@@ -122,6 +124,26 @@ def test_training_task_is_the_validated_task_of_the_same_draws(name):
         assert task.to_dict() == reference.to_dict()
         assert task.ood_level is None and task.distance == 0.0
     assert trusted.bit_generator.state == checked.bit_generator.state
+
+
+def test_a_family_not_trusting_its_sampler_validates_the_tasks_it_draws():
+    """A family added outside tasksuite keeps the checks: a sampler that leaves a parameter to its default,
+    or draws outside the accepted range, gets the default filled in or a clear error, as from ``family.task``."""
+    base = tasksuite.get_family("navigation")
+
+    class Partial(type(base)):
+        trusted_sampler = False
+        goals_y = iter([0.5, 9.0])
+
+        def sample_training_params(self, rng):
+            return {"goal_x": 0.1, "goal_y": next(self.goals_y)}
+
+    family = Partial("navigation", base.env_id)
+    rng = np.random.default_rng(0)
+    task = family.training_task(rng)
+    assert task.to_dict() == base.task(goal_x=0.1, goal_y=0.5).to_dict() and task["reward"] == "dense"
+    with pytest.raises(InvalidTaskError, match=r"'goal_y' = 9.0 is outside its allowed range"):
+        family.training_task(rng)
 
 
 def test_an_equal_task_switches_without_reconfiguring(family, monkeypatch):

@@ -240,6 +240,7 @@ class Navigation(TaskFamily):
     distance_unit = (
         "Euclidean norm of (goal metres outside the training region, |log2 action_scale|), + 1 for another reward type"
     )
+    trusted_sampler = True  # training goals are drawn inside their region, at the preset's reward and scale 1
 
     def __init__(self, name: str, env_id: str, preset: str = "default") -> None:
         if preset not in PRESETS:

@@ -177,6 +177,7 @@ class Reaching(TaskFamily):
 
     horizon = 50
     space = SPACE
+    trusted_sampler = True  # targets drawn in the training box, dynamics in their training intervals
     ood_levels = (
         OODLevel(
             "near", 0.5, 1.5, "target 5-15 cm outside the training box, or dynamics 0.5-1.5 training widths outside"
