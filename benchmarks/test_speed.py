@@ -3,6 +3,7 @@
 import importlib.util
 import os
 
+import numpy as np
 import pytest
 
 import tasksuite
@@ -102,3 +103,39 @@ def test_baselines_adam_updates_all_parameters_in_one_batched_step(against):
         p.grad = torch.randn_like(p)
     batched, per_tensor = Adam(params, 1e-3), torch.optim.Adam(params, lr=1e-3, foreach=False)
     against(batched.step, per_tensor.step, reference_name="torch.optim.Adam(foreach=False)", unit="update")
+
+
+def test_task_id_hashes_json_written_directly(against):
+    """A reaching task's id as ``Task.id`` hashes it (its JSON written by ``task_identity``) against the same
+    id hashed from the JSON encoder's output (``canonical_json``, what ids hashed before); the same string."""
+    import hashlib
+
+    from tasksuite.core.task import Task, canonical_json, task_identity
+
+    params = tasksuite.get_family("reaching").training_task(np.random.default_rng(0)).params
+
+    def task_id(identity: str) -> str:
+        return f"reaching-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+
+    def written() -> str:
+        return task_id(task_identity("reaching", params))
+
+    def encoded() -> str:
+        return task_id(canonical_json({"family": "reaching", "params": dict(params)}))
+
+    assert written() == encoded() == Task("reaching", params).id
+    against(written, encoded, reference_name="the same id from canonical_json", unit="id")
+
+
+@pytest.mark.parametrize("family", ["navigation", "reaching", "warehouse"])
+def test_training_task_trusts_the_families_sampler(against, family):
+    """``family.training_task`` (the sampler trusted, ``trusted_sampler``) against validating the same draws
+    with ``family.task``, as resets did before; the same tasks (tests/test_task.py)."""
+    family = tasksuite.get_family(family)
+    trusted, checked = np.random.default_rng(0), np.random.default_rng(0)
+    against(
+        lambda: family.training_task(trusted),
+        lambda: family.task(**family.sample_training_params(checked)),
+        reference_name="family.task(**sample_training_params(rng))",
+        unit="task",
+    )
