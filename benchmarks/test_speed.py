@@ -139,3 +139,23 @@ def test_training_task_trusts_the_families_sampler(against, family):
         reference_name="family.task(**sample_training_params(rng))",
         unit="task",
     )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the baselines need torch")
+def test_maml_trains_faster_on_two_threads(against, tmp_path):
+    """MAML's training on ``navigation-meta`` (two meta-batches, 40k env steps) with ``threads=2`` against
+    the default ``threads=1`` (docs/performance.md: a second thread pays off for MAML on NumPy families,
+    whose 10,000-row meta-batches are large enough to split; the results then round differently)."""
+    import itertools
+
+    import torch
+
+    from tasksuite.baselines import maml
+
+    bench, runs = tasksuite.make_benchmark("navigation-meta"), itertools.count()
+
+    def train(threads: int) -> None:
+        maml.train(maml.Config(total_env_steps=40_000, threads=threads), bench, tmp_path / f"run-{next(runs)}")
+
+    against(lambda: train(2), lambda: train(1), reference_name="threads=1", units=40_000, rounds=3)
+    torch.set_num_threads(1)

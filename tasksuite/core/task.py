@@ -35,16 +35,15 @@ def task_identity(family: str, params: Mapping[str, Any]) -> str:
 
     Flat parameters of exact ``float``, ``int`` and ``str`` values under string names (every validated
     task's) are written directly, as the encoder writes them (``repr`` of finite floats and ints,
-    ASCII-escaped strings, keys sorted), in under half its time: an id, hash included, costs three quarters
-    of one from the encoder (``benchmarks/test_speed.py``), paid at every reset drawing a task. Anything
-    else goes to the encoder.
+    ASCII-escaped strings, keys sorted): an id, hash included, costs three quarters of one from the encoder
+    (``benchmarks/test_speed.py``), paid at every reset drawing a task. Anything else goes to the encoder.
     """
     fields = []
     for key in sorted(params):
-        value = params[key]
-        kind = type(value)
         if type(key) is not str:
             break
+        value = params[key]
+        kind = type(value)
         if kind is float and math.isfinite(value):
             text = float.__repr__(value)
         elif kind is str:
